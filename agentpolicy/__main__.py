@@ -1,0 +1,3 @@
+from agentpolicy.cli import main
+
+main()

@@ -1,0 +1,203 @@
+"""`approve`: write a review entry bound to exactly the agent's current content."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from agentpolicy.config import CONFIG_PATH, Config, load_config
+from agentpolicy.errors import AgentPolicyError, SigningError
+from agentpolicy.model import ERROR
+from agentpolicy.policy import check_loaded, load_agent
+from agentpolicy.reviews import entry_path, load_review, signed_payload
+from agentpolicy.snapshot import Snapshot
+
+
+@dataclass
+class ApproveRequest:
+    agent: str
+    reviewer: str | None = None
+    decision: str = "approve"
+    note: str | None = None
+    key: str | None = None
+    start: str = "."
+    now: dt.datetime | None = None
+
+
+@dataclass
+class ApproveResult:
+    path: str
+    entry: dict[str, Any]
+    signed: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+_REVIEWER = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*$")
+
+
+def _find_agent(snapshot: Snapshot, config: Config, name: str) -> tuple[str, Any] | None:
+    for path, entry in sorted(snapshot.files(config.agents).items()):
+        loaded = load_agent(path, snapshot.read(path), is_link=entry.is_link)
+        data = loaded.document.data if loaded.document else None
+        if isinstance(data, dict) and data.get("name") == name:
+            return path, loaded
+    return None
+
+
+def approve(request: ApproveRequest) -> ApproveResult:
+    from agentpolicy.digest import agent_digest
+    from agentpolicy.gitrepo import Repo
+
+    repo = Repo(request.start)
+    workdir = repo.require_workdir()
+    worktree = repo.worktree_snapshot()
+    config = load_config(worktree.read(CONFIG_PATH))
+    decision = request.decision
+    found = _find_agent(worktree, config, request.agent)
+    warnings: list[str] = []
+    if found is None:
+        found = _find_agent(repo.head_snapshot(), config, request.agent)
+        if found is None:
+            raise AgentPolicyError(
+                f"no agent named {request.agent!r} in the working tree or at HEAD",
+                f"agent files are found by the globs {', '.join(config.agents)}; check the name",
+            )
+        if decision == "approve":
+            decision = "retire"
+        warnings.append(f"{request.agent} is gone from the working tree: recording a "
+                        f"{decision} entry for its last committed content")
+    else:
+        errors = [f for f in check_loaded([found[1]], config) if f.severity == ERROR]
+        if errors:
+            first = errors[0]
+            raise AgentPolicyError(
+                f"{request.agent} fails the policy check ({len(errors)} error(s)); first: "
+                f"{first.path}:{first.line}:{first.column}: {first.rule} {first.message}",
+                "fix the agent file (agentpolicy check shows every problem), then approve",
+            )
+    path, loaded = found
+    data = loaded.document.data
+    name, email = _reviewer(request.reviewer, repo)
+    now = (request.now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    entry: dict[str, Any] = {
+        "apiVersion": "agentpolicy/v1",
+        "kind": "Review",
+        "agent": request.agent,
+        "version": str(data.get("version", "")),
+        "digest": agent_digest(data),
+        "decision": decision,
+        "reviewer": {"name": name, "email": email},
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if request.note:
+        entry["note"] = request.note
+    signed = _sign(entry, request.key, repo, config, warnings, worktree)
+    relative = _free_path(workdir, entry_path(config.reviews, request.agent, entry["version"],
+                                              email, entry["timestamp"]))
+    text = dump_entry(entry)
+    reloaded, problems = load_review(relative, text.encode("utf-8"))
+    if reloaded is None or signed_payload(reloaded.data) != signed_payload(entry):
+        raise AgentPolicyError("internal error: the entry does not read back identically",
+                               "please report this with the agent file")
+    from agentpolicy.atomic import write_new
+
+    write_new(os.path.join(workdir, relative), text.encode("utf-8"))
+    return ApproveResult(relative, entry, signed, warnings)
+
+
+def _reviewer(spec: str | None, repo: Any) -> tuple[str, str]:
+    if spec:
+        match = _REVIEWER.match(spec)
+        if not match:
+            raise AgentPolicyError(f"--reviewer {spec!r} is not of the form \"Name <email>\"",
+                                   'e.g. --reviewer "Anna Nowak <anna.nowak@example.com>"')
+        return match["name"], match["email"]
+    identity = repo.identity()
+    if identity is None:
+        raise AgentPolicyError("no reviewer given and git has no user.name/user.email",
+                               'pass --reviewer "Name <email>", or git config user.name/user.email')
+    return identity.name, identity.email
+
+
+def _signing_key(explicit: str | None, repo: Any) -> tuple[str | None, bool, str | None]:
+    """(key path, key is in ssh-agent, temporary file to remove) from --key or git's config."""
+    if explicit:
+        return explicit, explicit.endswith(".pub"), None
+    if (repo.config_value("gpg.format") or "").lower() != "ssh":
+        return None, False, None
+    value = repo.config_value("user.signingkey")
+    if not value:
+        return None, False, None
+    literal = value.removeprefix("key::")
+    if literal.startswith(("ssh-", "ecdsa-", "sk-")):
+        import tempfile
+
+        handle, temporary = tempfile.mkstemp(prefix="agentpolicy-key-", suffix=".pub")
+        with os.fdopen(handle, "w") as stream:
+            stream.write(literal + "\n")
+        return temporary, True, temporary
+    path = os.path.expanduser(value)
+    return path, path.endswith(".pub"), None
+
+
+def _sign(entry: dict[str, Any], key: str | None, repo: Any, config: Config,
+          warnings: list[str], worktree: Snapshot) -> bool:
+    from agentpolicy.signing import NAMESPACE, sign
+    from agentpolicy.sshsig import parse_allowed_signers, parse_signature
+
+    path, in_agent, temporary = _signing_key(key, repo)
+    if path is None:
+        if config.require_signatures:
+            raise SigningError(
+                "no signing key: signed review entries are required",
+                "pass --key ~/.ssh/id_ed25519, or configure git's SSH signing: "
+                "git config gpg.format ssh && git config user.signingkey ~/.ssh/id_ed25519.pub",
+            )
+        warnings.append("entry is unsigned (require_signatures is false)")
+        return False
+    try:
+        entry["signature"] = sign(signed_payload(entry), path, key_in_agent=in_agent)
+    finally:
+        if temporary:
+            os.unlink(temporary)
+    allowed = worktree.read(config.allowed_signers)
+    blob = parse_signature(entry["signature"]).key_blob
+    signers = parse_allowed_signers(allowed.decode("utf-8", "replace")) if allowed else []
+    email = entry["reviewer"]["email"]
+    if not any(s.key_blob == blob and s.matches_principal(email) and s.allows_namespace(NAMESPACE)
+               for s in signers):
+        warnings.append(
+            f"this key is not listed for {email} in {config.allowed_signers}; "
+            "the check will not count the entry until it is"
+        )
+    return True
+
+
+def _free_path(workdir: str, relative: str) -> str:
+    candidate, number = relative, 2
+    while os.path.lexists(os.path.join(workdir, candidate)):
+        candidate = relative.removesuffix(".yaml") + f"-{number}.yaml"
+        number += 1
+    return candidate
+
+
+class _EntryDumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_EntryDumper.add_representer(str, _str)
+
+
+def dump_entry(entry: dict[str, Any]) -> str:
+    header = "# agentpolicy review entry: append-only; written by `agentpolicy approve`.\n"
+    return header + yaml.dump(entry, Dumper=_EntryDumper, sort_keys=False, allow_unicode=True, width=1000)

@@ -1,0 +1,160 @@
+"""`check`: choose the two snapshots for the mode, then policy, diff, gate, result.
+
+Modes (see ARCHITECTURE): PATHS (no before side), working tree vs HEAD, index vs
+HEAD (the pre-commit hook), and merge-base(base, head) vs head (pull requests).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agentpolicy.changes import AgentChange, AgentState, diff_agents
+from agentpolicy.config import CONFIG_PATH, Config, load_config
+from agentpolicy.errors import GitError
+from agentpolicy.model import Document, LoadResult
+from agentpolicy.policy import check_files, check_loaded, load_agent
+from agentpolicy.result import CheckResult
+from agentpolicy.snapshot import FileEntry, Snapshot
+
+PATHS, WORKTREE, STAGED, RANGE = "paths", "worktree", "staged", "range"
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    mode: str
+    paths: tuple[str, ...] = ()
+    base: str | None = None
+    head: str = "HEAD"
+    start: str = "."
+
+
+def find_worktree_config(start: str) -> tuple[bytes | None, str]:
+    """The config of the work tree containing ``start``, found without loading pygit2."""
+    folder = os.path.abspath(start)
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            break
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            folder = os.path.abspath(start)
+            break
+        folder = parent
+    path = os.path.join(folder, CONFIG_PATH)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(), path
+    except FileNotFoundError:
+        return None, path
+
+
+def run_check(request: CheckRequest) -> CheckResult:
+    if request.mode == PATHS:
+        raw, where = find_worktree_config(request.start)
+        config = load_config(raw, os.path.relpath(where))
+        findings, count = check_files(request.paths, config)
+        return CheckResult(PATHS, findings, count)
+    from agentpolicy.gitrepo import Repo
+
+    repo = Repo(request.start)
+    before, after, authors = _snapshots(repo, request)
+    return compare_snapshots(repo, request.mode, before, after, authors)
+
+
+def _snapshots(repo: object, request: CheckRequest) -> tuple[Snapshot, Snapshot, object]:
+    from agentpolicy.gitrepo import Repo
+    from agentpolicy.sod import RangeAuthors, UserAuthors
+
+    assert isinstance(repo, Repo)
+    if request.mode == RANGE:
+        assert request.base is not None
+        base, head = repo.resolve(request.base), repo.resolve(request.head)
+        merge_base = repo.merge_base(base, head)
+        return (
+            repo.revision_snapshot(merge_base, f"merge base {merge_base[:12]}"),
+            repo.revision_snapshot(head, f"{request.head} ({head[:12]})"),
+            RangeAuthors(repo, merge_base, head),
+        )
+    before = repo.head_snapshot()
+    after = repo.index_snapshot() if request.mode == STAGED else repo.worktree_snapshot()
+    return before, after, UserAuthors(repo.identity())
+
+
+def compare_snapshots(repo: object, mode: str, before: Snapshot, after: Snapshot,
+                      authors: object) -> CheckResult:
+    from agentpolicy.gate import Gate, ReviewSet
+    from agentpolicy.signing import make_verifier
+
+    notes: list[str] = []
+    config = _trust_root_config(before, after, notes)
+    after_files = after.files(config.agents)
+    before_files = before.files(config.agents)
+    loaded_after = {path: load_agent(path, after.read(path), is_link=entry.is_link)
+                    for path, entry in after_files.items()}
+    findings = check_loaded(loaded_after.values(), config)
+
+    changed_after = {p for p, e in after_files.items() if before_files.get(p, _NONE).key != e.key}
+    changed_before = {p for p, e in before_files.items() if after_files.get(p, _NONE).key != e.key}
+    after_states = _states({p: loaded_after[p] for p in changed_after})
+    before_states = _states({p: load_agent(p, before.read(p), is_link=e.is_link)
+                             for p, e in before_files.items() if p in changed_before})
+    changes: list[AgentChange] = diff_agents(before_states, after_states)
+
+    known = _names(loaded_after.values()) | set(before_states)
+    reviews = ReviewSet(before, after, config)
+    gate = Gate(config, reviews, make_verifier(config, before, after, notes), authors)  # type: ignore[arg-type]
+    gate.run(changes, known)
+    from agentpolicy.policy import apply_overrides
+
+    findings = apply_overrides([*findings, *gate.findings], config)
+    return CheckResult(mode, findings, len(after_files), gate.summaries, notes)
+
+
+_NONE = FileEntry("", "")
+
+
+def _trust_root_config(before: Snapshot, after: Snapshot, notes: list[str]) -> Config:
+    after_raw = after.read(CONFIG_PATH)
+    if not before.exists:
+        notes.append(f"no commit yet: using the configuration of {after.label} (it becomes the trust root)")
+        return load_config(after_raw)
+    before_raw = before.read(CONFIG_PATH)
+    config = load_config(before_raw)
+    if before_raw != after_raw:
+        notes.append(
+            f"{CONFIG_PATH} differs in {after.label}; this check uses the version of {before.label}, "
+            "and the change takes effect once it has landed"
+        )
+    return config
+
+
+def _states(loaded: dict[str, LoadResult]) -> dict[str, AgentState]:
+    states: dict[str, AgentState] = {}
+    for path in sorted(loaded):
+        document = loaded[path].document
+        name = _name(document)
+        if document is not None and name and name not in states:
+            states[name] = AgentState(name, document)
+    return states
+
+
+def _name(document: Document | None) -> str | None:
+    if document is None or not isinstance(document.data, dict):
+        return None
+    name = document.data.get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def _names(results: Sequence[LoadResult] | object) -> set[str]:
+    names = set()
+    for result in results:  # type: ignore[attr-defined]
+        name = _name(result.document)
+        if name:
+            names.add(name)
+    return names
+
+
+def require_repo_for(mode: str) -> None:
+    if mode not in (WORKTREE, STAGED, RANGE):
+        raise GitError(f"unknown check mode {mode!r}")

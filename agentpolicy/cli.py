@@ -1,0 +1,187 @@
+"""The command line: parse options, call one library function, report, exit.
+
+Exit status: 0 no error findings, 1 error findings, 2 usage or environment
+error (bad config, not a repository, unknown revision), 3 an internal error.
+Heavy modules are imported inside each command so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+import click
+
+from agentpolicy import __version__
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+REPORT_URL = "https://github.com/agentpolicy/agentpolicy/issues"
+
+
+@contextlib.contextmanager
+def error_handler() -> Iterator[None]:
+    """Turn every failure into a message and an exit status; never a traceback."""
+    from agentpolicy.errors import AgentPolicyError
+
+    try:
+        yield
+    except AgentPolicyError as exc:
+        click.echo(f"agentpolicy: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+        raise
+    except BrokenPipeError:
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        click.echo(
+            f"agentpolicy: internal error: {type(exc).__name__}: {exc}\n"
+            f"  This is a bug. Please report it at {REPORT_URL} with the command you ran.\n"
+            "  Set AGENTPOLICY_DEBUG=1 to see the traceback.",
+            err=True,
+        )
+        if os.environ.get("AGENTPOLICY_DEBUG"):
+            raise
+        sys.exit(EXIT_INTERNAL)
+
+
+def _color(stream_is_tty: bool) -> bool:
+    return stream_is_tty and "NO_COLOR" not in os.environ
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="agentpolicy", message="%(prog)s %(version)s")
+def main() -> None:
+    """Keep each AI agent's five production answers in the repo, and gate changes on signed reviews.
+
+    \b
+    The five questions, one YAML file per agent (see `agentpolicy schema`):
+      1. owner           one accountable person, not a team
+      2. autonomy        what it does alone, what a person confirms
+      3. monitoring      how we find out something is wrong
+      4. undo            a rollback, or a human checkpoint before irreversible actions
+      5. change_control  how the next version gets approved
+
+    \b
+    Typical use:
+      agentpolicy check                      policy + change gate, working tree vs HEAD
+      agentpolicy check --staged             what the pre-commit hook runs
+      agentpolicy check --base origin/main   the pull-request check
+      agentpolicy approve billing-cycle      write a signed review entry
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=True))
+@click.option("--staged", is_flag=True, help="Check the index (what is about to be committed) against HEAD.")
+@click.option("--base", metavar="REV", help="Check the range merge-base(REV, HEAD)..HEAD (pull requests).")
+@click.option("--head", metavar="REV", default="HEAD", show_default=True, help="Head of the range, with --base.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, fmt: str) -> None:
+    """Check agent definitions against policy, and changes against the review gate.
+
+    \b
+    agentpolicy check PATH...        policy check of those files (folders are searched)
+    agentpolicy check                the working tree against HEAD: policy on every agent,
+                                     and every governed change needs a matching review entry
+    agentpolicy check --staged       the index against HEAD (the pre-commit hook)
+    agentpolicy check --base REV     merge-base(REV, --head) against --head (CI)
+
+    With a before side, .agentpolicy.yaml and the allowed signers are read from
+    that side: a change cannot relax the rules it is judged by.
+
+    Exit status: 0 passed (warnings allowed), 1 error findings, 2 usage or
+    environment error.
+    """
+    with error_handler():
+        from agentpolicy.checking import PATHS, RANGE, STAGED, WORKTREE, CheckRequest, run_check
+        from agentpolicy.report import render_check
+
+        chosen = [name for name, on in (("PATHS", bool(paths)), ("--staged", staged), ("--base", bool(base)))
+                  if on]
+        if len(chosen) > 1:
+            raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; pick one mode")
+        if head != "HEAD" and not base:
+            raise click.UsageError("--head needs --base")
+        mode = PATHS if paths else STAGED if staged else RANGE if base else WORKTREE
+        result = run_check(CheckRequest(mode=mode, paths=paths, base=base, head=head))
+        click.echo(render_check(result, fmt, color=fmt == "text" and _color(sys.stdout.isatty())), nl=False)
+        sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("agent")
+@click.option("--reviewer", metavar='"NAME <EMAIL>"', help="Who reviews (default: git user.name and user.email).")
+@click.option("--decision", type=click.Choice(["approve", "reject", "retire"]), default="approve",
+              show_default=True, help="The decision; a deleted agent gets a retire entry.")
+@click.option("--note", metavar="TEXT", help="A short note kept in the entry (and signed).")
+@click.option("--key", metavar="PATH", type=click.Path(dir_okay=False),
+              help="SSH key to sign with (a private key, or a .pub whose private half is in ssh-agent). "
+                   "Default: git's user.signingkey when gpg.format is ssh.")
+def approve(agent: str, reviewer: str | None, decision: str, note: str | None, key: str | None) -> None:
+    """Record a signed review of AGENT's current content in the reviews folder.
+
+    The entry binds the agent's name, version and a digest of its governed
+    content (name, version, stage, owner, autonomy, undo, change_control), so
+    it counts for exactly that content. Nothing is staged or committed: add the
+    printed file to the commit that makes the change.
+
+    \b
+    Example:
+      agentpolicy approve billing-cycle --note "numbers checked with finance"
+      git add reviews/ && git commit
+    """
+    with error_handler():
+        from agentpolicy.approving import ApproveRequest
+        from agentpolicy.approving import approve as write_approval
+
+        result = write_approval(ApproveRequest(agent=agent, reviewer=reviewer, decision=decision,
+                                               note=note, key=key))
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        entry = result.entry
+        click.echo(f"wrote {result.path}")
+        click.echo(f"  {entry['decision']} {entry['agent']} {entry['version']} ({entry['digest'][:19]}...) "
+                   f"by {entry['reviewer']['name']} <{entry['reviewer']['email']}>"
+                   f"{', signed' if result.signed else ', UNSIGNED'}")
+        click.echo(f"next: git add {result.path}  (commit it with the change)")
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(["agent", "review", "config", "rule"]), default="agent",
+              show_default=True, help="Which schema to print.")
+def schema(kind: str) -> None:
+    """Print a JSON Schema (draft 2020-12), e.g. for yaml-language-server in your editor.
+
+    \b
+    agentpolicy schema > agent.schema.json
+    # then at the top of an agent file:
+    # yaml-language-server: $schema=./agent.schema.json
+    """
+    with error_handler():
+        from agentpolicy.pack import schema_text
+
+        click.echo(schema_text(kind), nl=False)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules(fmt: str) -> None:
+    """List every rule: id, severity, what it checks and where it is defined."""
+    with error_handler():
+        from agentpolicy.rules import all_rules
+
+        known = all_rules()
+        if fmt == "json":
+            import json
+
+            click.echo(json.dumps([vars(rule) for rule in known], indent=2))
+            return
+        for rule in known:
+            click.echo(f"{rule.id}  {rule.severity:<7}  {rule.name}")
+            click.echo(f"       {rule.description}")
+            click.echo(f"       fix: {rule.hint}")
+            click.echo(f"       from: {rule.source}")

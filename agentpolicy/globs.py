@@ -1,0 +1,40 @@
+"""Repo-relative path globs with `**`, compiled once (fnmatch has no notion of folders)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+
+@cache
+def _compile(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches(path: str, patterns: Iterable[str]) -> bool:
+    return any(_compile(pattern.removeprefix("./")).match(path) for pattern in patterns)
+
+
+def static_prefix(pattern: str) -> str:
+    """The folder part before the first wildcard, so a walk can skip the rest of the tree."""
+    head = re.split(r"[*?\[]", pattern.removeprefix("./"), maxsplit=1)[0]
+    return head.rsplit("/", 1)[0] + "/" if "/" in head else ""

@@ -1,0 +1,121 @@
+"""Running the policy rules over loaded agent files; no git, no I/O."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from agentpolicy.config import Config
+from agentpolicy.model import ERROR, Document, Finding, LoadResult
+from agentpolicy.rules.agent_rules import check_actions, check_owner
+from agentpolicy.rules.catalog import PYTHON_RULES
+from agentpolicy.rules.declarative import builtin_declarative_rules
+from agentpolicy.rules.schema_rule import check_schema
+from agentpolicy.yamlload import MAX_BYTES, load_yaml
+
+
+def load_agent(path: str, raw: bytes | None, *, is_link: bool = False) -> LoadResult:
+    """Load one agent file; a symlink or a vanished file is a finding, not a crash."""
+    if is_link:
+        return LoadResult(None, [_file_finding(
+            path, "agent file is a symbolic link",
+            "replace the link with the file itself; a link can point outside the reviewed tree",
+        )])
+    if raw is None:
+        return LoadResult(None, [_file_finding(path, "agent file cannot be read", "check the path")])
+    result = load_yaml(path, raw)
+    if result.document is not None and not isinstance(result.document.data, dict):
+        return LoadResult(None, [_file_finding(
+            path, "an agent definition must be a mapping of fields at the top level",
+            "start the file with `apiVersion: agentpolicy/v1` (see `agentpolicy schema`)",
+        )])
+    return result
+
+
+def _file_finding(path: str, message: str, hint: str) -> Finding:
+    return Finding(path=path, line=1, column=1, rule="AP001", severity=ERROR, message=message, hint=hint)
+
+
+def check_document(document: Document, config: Config) -> list[Finding]:
+    findings = list(check_schema(document))
+    findings.extend(check_owner(document, config.teams))
+    findings.extend(check_actions(document))
+    for rule in builtin_declarative_rules():
+        findings.extend(rule.check(document))
+    return findings
+
+
+def check_unique_names(documents: Sequence[Document]) -> list[Finding]:
+    first: dict[str, Document] = {}
+    findings = []
+    for document in sorted(documents, key=lambda doc: doc.path):
+        name = document.data.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            line, column = document.position(("name",))
+            findings.append(Finding(
+                path=document.path, line=line, column=column, rule="AP140", severity=ERROR,
+                message=f"agent name {name!r} is already used by {first[name].path}",
+                hint=PYTHON_RULES["AP140"].hint, agent=name,
+            ))
+        else:
+            first[name] = document
+    return findings
+
+
+def check_loaded(results: Iterable[LoadResult], config: Config) -> list[Finding]:
+    """Every per-file and cross-file policy finding for a set of loaded agent files."""
+    findings: list[Finding] = []
+    documents: list[Document] = []
+    for result in results:
+        findings.extend(result.findings)
+        if result.document is not None:
+            documents.append(result.document)
+            findings.extend(check_document(result.document, config))
+    findings.extend(check_unique_names(documents))
+    return apply_overrides(findings, config)
+
+
+def apply_overrides(findings: Iterable[Finding], config: Config) -> list[Finding]:
+    """Apply `rules:` from the config: a rule can be switched off or change severity."""
+    result = []
+    for finding in findings:
+        override = config.rules.get(finding.rule)
+        if override == "off":
+            continue
+        result.append(replace(finding, severity=override) if override else finding)
+    return sorted(result)
+
+
+def check_files(paths: Sequence[str], config: Config) -> tuple[list[Finding], int]:
+    """`check PATHS`: the named files (folders are searched for YAML), read from disk as given."""
+    files = expand_paths(paths)
+    results = [load_agent(path, raw, is_link=link) for path, raw, link in map(_read_disk, files)]
+    return check_loaded(results, config), len(files)
+
+
+def expand_paths(paths: Sequence[str]) -> list[str]:
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            for folder, dirs, names in os.walk(path):
+                dirs.sort()
+                files.extend(
+                    os.path.join(folder, name) for name in sorted(names) if name.endswith((".yaml", ".yml"))
+                )
+        else:
+            files.append(path)
+    return files
+
+
+def _read_disk(path: str) -> tuple[str, bytes | None, bool]:
+    if os.path.islink(path):
+        return path, None, True
+    try:
+        with open(path, "rb") as handle:
+            # Never read more than the limit: one byte past it is enough to refuse.
+            return path, handle.read(MAX_BYTES + 1), False
+    except OSError:
+        return path, None, False

@@ -1,0 +1,57 @@
+"""What one `check` run found, as data for the reporters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentpolicy.model import ERROR, WARNING, Finding
+
+
+@dataclass
+class ChangeSummary:
+    """One agent's governed change and where its approval stands (for reports)."""
+
+    agent: str
+    path: str
+    kinds: list[str]
+    before_version: str | None
+    after_version: str | None
+    needs_review: bool
+    approvals_required: int = 0
+    approved_by: list[str] = field(default_factory=list)
+    digest: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "file": self.path,
+            "kinds": self.kinds,
+            "before_version": self.before_version,
+            "after_version": self.after_version,
+            "needs_review": self.needs_review,
+            "approvals_required": self.approvals_required,
+            "approved_by": self.approved_by,
+            "digest": self.digest or None,
+        }
+
+
+@dataclass
+class CheckResult:
+    mode: str
+    findings: list[Finding]
+    files_checked: int
+    changes: list[ChangeSummary] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for finding in self.findings if finding.severity == ERROR and not finding.waived)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for finding in self.findings if finding.severity == WARNING and not finding.waived)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0

@@ -1,0 +1,34 @@
+"""The rule registry: every rule, built-in Python or declarative, with one shape of metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a user needs to know about a rule; ``source`` says where it is defined."""
+
+    id: str
+    name: str
+    severity: str
+    message: str
+    hint: str
+    description: str
+    source: str
+
+
+def all_rules() -> list[RuleInfo]:
+    """Every rule of the built-in pack, sorted by id."""
+    from agentpolicy.rules.catalog import PYTHON_RULES
+    from agentpolicy.rules.declarative import builtin_declarative_rules
+
+    rules = list(PYTHON_RULES.values()) + [rule.info for rule in builtin_declarative_rules()]
+    return sorted(rules, key=lambda rule: rule.id)
+
+
+def rule_info(rule_id: str) -> RuleInfo | None:
+    for rule in all_rules():
+        if rule.id == rule_id:
+            return rule
+    return None

@@ -1,0 +1,189 @@
+"""Metadata of the rules that need Python (parsing, cross-file checks, the change gate).
+
+The declarative rules live as YAML in the policy pack; these cannot be
+expressed as a JSON Schema over one file, but report with the same metadata.
+"""
+
+from __future__ import annotations
+
+from agentpolicy.model import ERROR, WARNING
+from agentpolicy.rules import RuleInfo
+
+_SOURCE = "built-in (python)"
+
+
+def _rule(rule_id: str, name: str, severity: str, message: str, hint: str, description: str) -> RuleInfo:
+    return RuleInfo(rule_id, name, severity, message, hint, description, _SOURCE)
+
+
+PYTHON_RULES: dict[str, RuleInfo] = {
+    rule.id: rule
+    for rule in (
+        _rule(
+            "AP001", "valid-yaml", ERROR,
+            "the file is not a single, plain, UTF-8 YAML document",
+            "fix the syntax; no tags, aliases, tabs or binary content",
+            "Agent files are parsed strictly: one document, UTF-8, no tags that build "
+            "objects, no aliases, no merge keys, bounded size and depth.",
+        ),
+        _rule(
+            "AP002", "no-duplicate-keys", ERROR,
+            "a mapping defines the same key twice",
+            "keep one of the two keys",
+            "YAML parsers disagree on which duplicate wins, so a reviewer could approve "
+            "a value that is not the one in force.",
+        ),
+        _rule(
+            "AP100", "schema", ERROR,
+            "the agent definition does not match the agent schema",
+            "see `agentpolicy schema` for the fields and their types",
+            "Fields, types and formats of the agent definition v1 (apiVersion agentpolicy/v1).",
+        ),
+        _rule(
+            "AP101", "owner-is-one-person", ERROR,
+            "the owner is not exactly one person with a name and an email",
+            "name one accountable person: `owner: {name: ..., email: ...}`",
+            "An owner is one named person, not a team, a list or a group address "
+            "(GitHub team handles like @org/team and addresses listed under `teams` "
+            "in .agentpolicy.yaml are refused).",
+        ),
+        _rule(
+            "AP102", "unique-actions", ERROR,
+            "an action id is listed more than once",
+            "keep each action once",
+            "Every action id in the autonomy boundary is unique.",
+        ),
+        _rule(
+            "AP103", "action-on-one-side", ERROR,
+            "an action is both autonomous and requires confirmation",
+            "keep the action in exactly one of the two lists",
+            "The boundary must be unambiguous: an action is taken alone or confirmed first.",
+        ),
+        _rule(
+            "AP140", "unique-names", ERROR,
+            "two agent files use the same agent name",
+            "rename one of the agents; names identify agents across the repo",
+            "Agents are matched by name across history and in review entries, so a name "
+            "is unique in the repo.",
+        ),
+        _rule(
+            "AP201", "review-required", ERROR,
+            "a governed change has fewer approving review entries than required",
+            "ask a reviewer to run: agentpolicy approve AGENT, and commit the entry with the change",
+            "Creating, retiring or deleting an agent, and any change to its governed content "
+            "(name, version, stage, owner, autonomy, undo, change_control), needs approving "
+            "review entries bound to exactly the new content, from distinct reviewers, at least "
+            "change_control.approvals_required of them.",
+        ),
+        _rule(
+            "AP202", "bump-version", ERROR,
+            "the autonomy boundary or the stage changed without a version bump",
+            "bump `version`",
+            "A boundary or stage change is a new version of the agent, approved as such.",
+        ),
+        _rule(
+            "AP203", "rejected", ERROR,
+            "a reviewer rejected exactly this content",
+            "address the review, change the agent and ask for a new review",
+            "Any `reject` entry for the same content blocks the change.",
+        ),
+        _rule(
+            "AP204", "valid-review-entry", ERROR,
+            "a review entry is malformed or misplaced",
+            "entries are written by `agentpolicy approve`; add a new one rather than editing",
+            "Review entries follow the review schema (`agentpolicy schema --kind review`) and "
+            "live under <reviews>/<agent>/.",
+        ),
+        _rule(
+            "AP205", "separation-of-duties", ERROR,
+            "the author of a change approved it",
+            "ask someone who did not author the change to approve it",
+            "A reviewer may not approve a change they authored or committed (staged mode: the "
+            "current git user), unless allow_self_approval is true.",
+        ),
+        _rule(
+            "AP206", "review-matches-content", ERROR,
+            "a review entry added in this change is for other content",
+            "ask for a review of the current content",
+            "An entry counts only for the exact agent, version and governed-content digest it names.",
+        ),
+        _rule(
+            "AP207", "review-names-known-agent", WARNING,
+            "a review entry names an agent that does not exist",
+            "check the agent name",
+            "An added entry should approve an agent defined on one side of the change.",
+        ),
+        _rule(
+            "AP210", "append-only-reviews", ERROR,
+            "an existing review entry was modified or deleted",
+            "restore it; retract a decision by adding a new entry",
+            "Review entries are evidence: once committed they are never edited or removed.",
+        ),
+        _rule(
+            "AP220", "trust-root-change", ERROR,
+            "the signature settings or the allowed/revoked signers changed without approval",
+            "ask an existing signer to run: agentpolicy approve --trust-root",
+            "Who may approve is itself governed: a change to allowed_signers, revoked_signers or "
+            "require_signatures needs a signed approval from an existing signer, and never "
+            "applies to the change that makes it.",
+        ),
+        _rule(
+            "AP300", "allowed-signers-present", ERROR,
+            "there is no allowed-signers file to verify signatures against",
+            "create the allowed-signers file (see README: Signatures)",
+            "With require_signatures (the default), entries are verified against the allowed "
+            "signers of the before side.",
+        ),
+        _rule(
+            "AP301", "entry-signed", ERROR,
+            "a review entry is not signed",
+            "re-approve with a signing key: agentpolicy approve AGENT --key KEY",
+            "Anyone can type a name into a file; only a signature shows who approved.",
+        ),
+        _rule(
+            "AP302", "signature-readable", ERROR,
+            "a review entry's signature block is garbled or truncated",
+            "ask the reviewer for a new entry",
+            "The signature must be a complete SSHSIG block.",
+        ),
+        _rule(
+            "AP303", "signature-namespace", ERROR,
+            "a signature was made for another purpose (namespace)",
+            "sign with agentpolicy approve",
+            "Only signatures in the agentpolicy-review namespace count, so a git commit or e-mail "
+            "signature can never be replayed as an approval.",
+        ),
+        _rule(
+            "AP304", "key-not-revoked", ERROR,
+            "the signing key is revoked",
+            "sign with a current key",
+            "Keys in the revocation list (revoked_signers) never count.",
+        ),
+        _rule(
+            "AP305", "signer-allowed", ERROR,
+            "the signing key is not in the allowed signers of the before side",
+            "ask a listed reviewer, or land the new signer first",
+            "The trust root is the before side's allowed-signers file: a signer added in the "
+            "same change cannot approve it.",
+        ),
+        _rule(
+            "AP306", "signer-is-reviewer", ERROR,
+            "the signing key does not belong to the reviewer named in the entry",
+            "an entry must be signed by the reviewer it names",
+            "The principal of the signing key must equal the reviewer's e-mail.",
+        ),
+        _rule(
+            "AP307", "key-in-validity-window", ERROR,
+            "the signing key is outside its valid-after/valid-before window",
+            "sign with a key valid now",
+            "In the gate, validity is judged at the time of the check, never at a timestamp the "
+            "signer wrote.",
+        ),
+        _rule(
+            "AP308", "signature-valid", ERROR,
+            "the signature does not verify for the entry's content",
+            "ask the reviewer for a new signed entry",
+            "Every field of the entry is signed; an edit after signing breaks the signature.",
+        ),
+    )
+}

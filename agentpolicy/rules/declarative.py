@@ -1,0 +1,115 @@
+"""Declarative rules: a JSON Schema `when` selects agents, a JSON Schema `require` judges them.
+
+JSON Schema is the policy language so that organisations write rules in a
+format their editors already understand; nothing here is a new DSL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from agentpolicy.errors import ConfigError
+from agentpolicy.model import Document, Finding, JsonPath
+from agentpolicy.pack import builtin_pack, validator
+from agentpolicy.rules import RuleInfo
+from agentpolicy.yamlload import load_yaml
+
+
+@dataclass(frozen=True)
+class DeclarativeRule:
+    info: RuleInfo
+    when: Any
+    require: Any
+    severity_by_stage: dict[str, str]
+    at: JsonPath
+
+    def severity_for(self, data: dict[str, Any]) -> str:
+        stage = data.get("stage")
+        if isinstance(stage, str) and stage in self.severity_by_stage:
+            return self.severity_by_stage[stage]
+        return self.info.severity
+
+    def check(self, document: Document) -> Iterator[Finding]:
+        data = document.data
+        if not isinstance(data, dict):
+            return
+        when, require = _compiled(self.info.id, self.info.source, self.when, self.require)
+        if when is not None and not when.is_valid(data):
+            return
+        severity = self.severity_for(data)
+        if severity == "off":
+            return
+        error = next(iter(require.iter_errors(data)), None)
+        if error is None:
+            return
+        path: JsonPath = tuple(error.absolute_path) or self.at
+        line, column = document.position(path)
+        yield Finding(
+            path=document.path,
+            line=line,
+            column=column,
+            rule=self.info.id,
+            severity=severity,
+            message=self.info.message,
+            hint=self.info.hint,
+            agent=str(data.get("name", "")),
+        )
+
+
+_COMPILED: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _compiled(rule_id: str, source: str, when: Any, require: Any) -> tuple[Any, Any]:
+    key = (rule_id, source)
+    if key not in _COMPILED:
+        from jsonschema import Draft202012Validator
+
+        _COMPILED[key] = (
+            None if when is None else Draft202012Validator(when),
+            Draft202012Validator(require),
+        )
+    return _COMPILED[key]
+
+
+def load_rule(path: str, raw: bytes, source: str) -> DeclarativeRule:
+    """Parse and validate one rule file; a broken rule is a configuration error."""
+    loaded = load_yaml(path, raw)
+    if loaded.document is None:
+        problem = loaded.findings[0]
+        raise ConfigError(problem.message, problem.hint, path=path, line=problem.line)
+    data = loaded.document.data
+    errors = sorted(validator("rule").iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        line, _ = loaded.document.position(tuple(error.absolute_path))
+        raise ConfigError(
+            f"invalid rule: {error.message}",
+            "see the rule format in docs/rules.md",
+            path=path,
+            line=line,
+        )
+    at = tuple(part for part in str(data.get("at", "")).split("/") if part)
+    info = RuleInfo(
+        id=data["id"],
+        name=data.get("name", data["id"].lower()),
+        severity=data["severity"],
+        message=data["message"],
+        hint=data["hint"],
+        description=" ".join(str(data.get("description", data["message"])).split()),
+        source=source,
+    )
+    return DeclarativeRule(info, data.get("when"), data["require"], data.get("severity_by_stage", {}), at)
+
+
+@cache
+def builtin_declarative_rules() -> tuple[DeclarativeRule, ...]:
+    folder = builtin_pack() / "rules"
+    rules = []
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".yaml"):
+            rel = f"policies/rules/{entry.name}"
+            rules.append(load_rule(rel, entry.read_bytes(), f"built-in pack: {rel}"))
+    return tuple(rules)

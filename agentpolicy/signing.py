@@ -1,0 +1,208 @@
+"""SSH signing and verification of review entries, with ``ssh-keygen -Y``.
+
+Why ssh-keygen: it is what git itself uses for SSH-signed commits, so every
+key type a reviewer already signs commits with works (ed25519, RSA, ECDSA,
+FIDO `-sk` keys, certificates, keys held in ssh-agent), and its verdict has the
+full allowed-signers semantics (principals, namespaces, validity windows,
+revocation). ``sshsig`` only explains a refusal; ssh-keygen must also agree
+before an entry counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+
+from agentpolicy.config import Config
+from agentpolicy.errors import SigningError
+from agentpolicy.gate import Verdict
+from agentpolicy.reviews import ReviewEntry
+from agentpolicy.snapshot import Snapshot
+from agentpolicy.sshsig import (
+    ParsedSignature,
+    SignatureFormatError,
+    parse_allowed_signers,
+    parse_signature,
+    revoked_key_blobs,
+)
+
+NAMESPACE = "agentpolicy-review"
+CREATE_SIGNERS_HINT = (
+    "create it with one line per reviewer, e.g.: "
+    'echo "$(git config user.email) namespaces=\\"agentpolicy-review\\" $(cat ~/.ssh/id_ed25519.pub)" '
+    ">> {path}   (or set require_signatures: false in .agentpolicy.yaml for a pilot)"
+)
+
+
+def ssh_keygen() -> str:
+    found = shutil.which("ssh-keygen")
+    if not found:
+        raise SigningError(
+            "ssh-keygen was not found on PATH",
+            "install OpenSSH's client tools (Debian/Ubuntu: apt-get install openssh-client)",
+        )
+    return found
+
+
+def sign(payload: bytes, key: str, *, key_in_agent: bool = False) -> str:
+    """An armored SSHSIG over ``payload`` in our namespace, made by ``ssh-keygen -Y sign``."""
+    command = [ssh_keygen(), "-Y", "sign", "-n", NAMESPACE, "-f", key, "-q"]
+    if key_in_agent:
+        command.insert(3, "-U")
+    try:
+        done = subprocess.run(command, input=payload, capture_output=True, timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        raise SigningError("ssh-keygen did not finish signing within 120 s",
+                           "is it waiting for a passphrase or a security-key touch?") from None
+    if done.returncode != 0 or b"BEGIN SSH SIGNATURE" not in done.stdout:
+        problem = done.stderr.decode("utf-8", "replace").strip() or "unknown error"
+        raise SigningError(
+            f"ssh-keygen could not sign with {key}: {problem}",
+            "pass a private key (or a public key whose private half is in ssh-agent) with --key",
+        )
+    return done.stdout.decode("ascii").strip() + "\n"
+
+
+def verify_with_ssh_keygen(payload: bytes, signature: str, email: str, allowed_signers: bytes,
+                           revoked: bytes | None = None, at: dt.datetime | None = None) -> bool:
+    """ssh-keygen's own verdict: principal, namespace, window (at ``at``, else now), revocation."""
+    with tempfile.TemporaryDirectory(prefix="agentpolicy-") as folder:
+        files = {"entry.sig": signature.encode("ascii", "replace"), "allowed_signers": allowed_signers}
+        if revoked is not None:
+            files["revoked"] = revoked
+        for name, content in files.items():
+            with open(os.path.join(folder, name), "wb") as handle:
+                handle.write(content)
+        command = [ssh_keygen(), "-Y", "verify", "-f", os.path.join(folder, "allowed_signers"),
+                   "-I", email, "-n", NAMESPACE, "-s", os.path.join(folder, "entry.sig")]
+        if revoked is not None:
+            command += ["-r", os.path.join(folder, "revoked")]
+        if at is not None:
+            command += ["-O", f"verify-time={at.astimezone(dt.UTC):%Y%m%d%H%M%S}Z"]
+        done = subprocess.run(command, input=payload, capture_output=True, timeout=60, check=False)
+        return done.returncode == 0
+
+
+class TrustRoot:
+    """Allowed signers and revocations in force for one check, and how to judge an entry."""
+
+    def __init__(self, config: Config, allowed: bytes | None, revoked: bytes | None,
+                 proposed: bytes | None = None, label: str = "") -> None:
+        self.config = config
+        self.allowed = allowed
+        self.revoked = revoked
+        self.proposed = proposed
+        self.label = label
+        self.signers = parse_allowed_signers(allowed.decode("utf-8", "replace")) if allowed else []
+        self.revoked_blobs = revoked_key_blobs(revoked) if revoked else set()
+
+    def verdict(self, entry: ReviewEntry, at: dt.datetime | None = None) -> Verdict:
+        signature = entry.signature
+        if signature is None:
+            if not self.config.require_signatures:
+                return Verdict(True, "AP301", "unsigned review entry accepted (require_signatures is false)",
+                               "sign entries before production: agentpolicy approve --key ...")
+            return Verdict(False, "AP301", f"review entry by {entry.reviewer} is not signed",
+                           "signatures are required: re-approve with a signing key "
+                           "(agentpolicy approve AGENT --key ~/.ssh/id_ed25519)")
+        if self.allowed is None:
+            if not self.config.require_signatures:
+                return Verdict(True, "AP300", "signature not verified: no allowed-signers file",
+                               CREATE_SIGNERS_HINT.format(path=self.config.allowed_signers))
+            return Verdict(False, "AP300",
+                           f"no allowed-signers file at {self.config.allowed_signers}: "
+                           "signatures cannot be verified",
+                           CREATE_SIGNERS_HINT.format(path=self.config.allowed_signers))
+        try:
+            parsed = parse_signature(signature)
+        except SignatureFormatError as exc:
+            return Verdict(False, "AP302", f"signature of review entry is garbled: {exc}",
+                           "the entry was damaged; ask the reviewer for a new entry")
+        problem = self._diagnose(entry, parsed, at or dt.datetime.now(dt.UTC))
+        if problem is not None:
+            return problem
+        if not verify_with_ssh_keygen(entry.payload(), signature, entry.reviewer_email,
+                                      self.allowed, self.revoked, at):
+            return Verdict(False, "AP308",
+                           f"signature by {entry.reviewer} does not match the entry's content "
+                           "(a field was edited after signing?)",
+                           "entries are append-only: ask the reviewer for a new signed entry")
+        return Verdict(True)
+
+    def _diagnose(self, entry: ReviewEntry, parsed: ParsedSignature, now: dt.datetime) -> Verdict | None:
+        if parsed.namespace != NAMESPACE:
+            return Verdict(False, "AP303",
+                           f"signature was made for namespace {parsed.namespace!r}, not {NAMESPACE!r} "
+                           "(a git commit or e-mail signature cannot approve an agent)",
+                           "sign review entries with agentpolicy approve")
+        if self.revoked_blobs and parsed.key_blob in self.revoked_blobs:
+            return Verdict(False, "AP304", f"signing key {parsed.fingerprint} has been revoked",
+                           "the reviewer must sign with a new key that is in allowed signers")
+        if parsed.is_certificate:
+            return None  # certificate-authority lines are ssh-keygen's to judge
+        lines = [signer for signer in self.signers if signer.key_blob == parsed.key_blob]
+        if not lines:
+            detail = ""
+            if self.proposed and parsed.key_blob in {
+                signer.key_blob for signer in parse_allowed_signers(self.proposed.decode("utf-8", "replace"))
+            }:
+                detail = ("; this same change adds that key to allowed signers, and a new signer "
+                          "can approve only after that change has landed")
+            return Verdict(False, "AP305",
+                           f"signing key {parsed.fingerprint} is not in the allowed signers "
+                           f"({self.config.allowed_signers}{self.label}){detail}",
+                           "ask a listed reviewer to approve, or land the new signer first")
+        lines = [signer for signer in lines if signer.matches_principal(entry.reviewer_email)]
+        if not lines:
+            return Verdict(False, "AP306",
+                           f"signing key {parsed.fingerprint} is not allowed for "
+                           f"{entry.reviewer_email}, the reviewer named in the entry",
+                           "an entry must be signed by the reviewer it names")
+        lines = [signer for signer in lines if signer.allows_namespace(NAMESPACE)]
+        if not lines:
+            return Verdict(False, "AP303",
+                           f"allowed signers do not allow {entry.reviewer_email} to sign "
+                           f"in namespace {NAMESPACE!r}",
+                           f'add namespaces="{NAMESPACE}" to that signer\'s line')
+        windows = [signer.window_problem(now) for signer in lines]
+        if all(windows):
+            return Verdict(False, "AP307",
+                           f"signing key {parsed.fingerprint} of {entry.reviewer_email} {windows[0]}",
+                           "the key is outside its valid-after/valid-before window; "
+                           "ask for an entry signed with a current key")
+        return None
+
+
+def load_trust_root(config: Config, before: Snapshot, after: Snapshot, notes: list[str]) -> TrustRoot:
+    """The trust root comes from the before side; a new repo bootstraps from the after side."""
+    allowed = before.read(config.allowed_signers) if before.exists else None
+    proposed = after.read(config.allowed_signers)
+    label = f" in {before.label}"
+    if allowed is None and proposed is not None:
+        allowed, label = proposed, f" in {after.label}"
+        where = f"in {before.label}" if before.exists else "before this change (no commit yet)"
+        notes.append(
+            f"{config.allowed_signers} does not exist {where}: this change establishes the trust "
+            "root, so its own allowed signers are trusted; review that file with care"
+        )
+    revoked = None
+    if config.revoked_signers:
+        revoked = before.read(config.revoked_signers) if before.exists else after.read(config.revoked_signers)
+    return TrustRoot(config, allowed, revoked, proposed, label)
+
+
+def make_verifier(config: Config, before: Snapshot, after: Snapshot,
+                  notes: list[str]) -> Callable[[ReviewEntry], Verdict]:
+    root = load_trust_root(config, before, after, notes)
+    cache: dict[str, Verdict] = {}
+
+    def verify(entry: ReviewEntry) -> Verdict:
+        if entry.path not in cache:
+            cache[entry.path] = root.verdict(entry)
+        return cache[entry.path]
+
+    return verify

@@ -1,0 +1,204 @@
+"""Snapshots of a repository: HEAD, any revision, the index, the working tree.
+
+Every pygit2 call lives in this module and in ``history``; the rest of the code
+speaks of snapshots (which files, what bytes) and never of trees or indexes.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from agentpolicy.errors import GitError
+from agentpolicy.globs import matches, static_prefix
+
+_LINK_MODE = 0o120000
+_TREE_MODE = 0o040000
+_GITLINK_MODE = 0o160000
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file in a snapshot: ``key`` identifies its content (a blob id where known)."""
+
+    path: str
+    key: str
+    is_link: bool = False
+
+
+class Snapshot:
+    """A set of files at one point in time; subclasses differ only in where bytes live."""
+
+    label = "snapshot"
+    exists = True
+
+    def files(self, patterns: Iterable[str]) -> dict[str, FileEntry]:
+        prefixes = {static_prefix(pattern) for pattern in patterns}
+        return {
+            entry.path: entry
+            for entry in self._walk(sorted(prefixes))
+            if matches(entry.path, patterns)
+        }
+
+    def files_under(self, folder: str) -> dict[str, FileEntry]:
+        prefix = folder.strip("/") + "/"
+        return {entry.path: entry for entry in self._walk([prefix])}
+
+    def read(self, path: str) -> bytes | None:
+        raise NotImplementedError
+
+    def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        raise NotImplementedError
+
+
+class EmptySnapshot(Snapshot):
+    """The before side of a first commit."""
+
+    label = "nothing (no commit yet)"
+    exists = False
+
+    def read(self, path: str) -> bytes | None:
+        return None
+
+    def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        return iter(())
+
+
+class TreeSnapshot(Snapshot):
+    def __init__(self, repo: Any, tree: Any, label: str) -> None:
+        self.repo = repo
+        self.tree = tree
+        self.label = label
+
+    def _subtree(self, folder: str) -> Any:
+        node = self.tree
+        for part in folder.strip("/").split("/"):
+            if not part:
+                continue
+            try:
+                node = node[part]
+            except KeyError:
+                return None
+            if node.filemode != _TREE_MODE:
+                return None
+            node = self.repo[node.id]
+        return node
+
+    def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        for prefix in _outermost(prefixes):
+            tree = self._subtree(prefix)
+            if tree is not None:
+                yield from self._walk_tree(tree, prefix)
+
+    def _walk_tree(self, tree: Any, prefix: str) -> Iterator[FileEntry]:
+        for entry in tree:
+            path = prefix + entry.name
+            if entry.filemode == _TREE_MODE:
+                yield from self._walk_tree(self.repo[entry.id], path + "/")
+            elif entry.filemode != _GITLINK_MODE:
+                yield FileEntry(path, str(entry.id), entry.filemode == _LINK_MODE)
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            entry = self.tree[path]
+        except KeyError:
+            return None
+        if entry.filemode in (_TREE_MODE, _GITLINK_MODE):
+            return None
+        data: bytes = self.repo[entry.id].data
+        return data
+
+
+class IndexSnapshot(Snapshot):
+    label = "the index (staged)"
+
+    def __init__(self, repo: Any, index: Any) -> None:
+        self.repo = repo
+        self.index = index
+
+    def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        roots = _outermost(prefixes)
+        for entry in self.index:
+            if any(entry.path.startswith(prefix) for prefix in roots) and entry.mode != _GITLINK_MODE:
+                yield FileEntry(entry.path, str(entry.id), entry.mode == _LINK_MODE)
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            entry = self.index[path]
+        except KeyError:
+            return None
+        data: bytes = self.repo[entry.id].data
+        return data
+
+
+class WorkTreeSnapshot(Snapshot):
+    """The files as they are on disk, minus what git ignores (what `git add -A` would stage)."""
+
+    label = "the working tree"
+
+    def __init__(self, repo: Any, workdir: str) -> None:
+        self.repo = repo
+        self.workdir = workdir
+        self._bytes: dict[str, bytes | None] = {}
+
+    def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        for prefix in _outermost(prefixes):
+            top = os.path.join(self.workdir, prefix)
+            if not os.path.isdir(top):
+                continue
+            for folder, dirs, names in os.walk(top):
+                rel_folder = os.path.relpath(folder, self.workdir).replace(os.sep, "/")
+                rel_folder = "" if rel_folder == "." else rel_folder + "/"
+                dirs[:] = sorted(d for d in dirs if d != ".git" and not self._ignored(rel_folder + d + "/"))
+                for name in sorted(names):
+                    rel = rel_folder + name
+                    if self._ignored(rel):
+                        continue
+                    info = os.lstat(os.path.join(folder, name))
+                    link = stat.S_ISLNK(info.st_mode)
+                    if link or stat.S_ISREG(info.st_mode):
+                        yield FileEntry(rel, self._blob_id(rel), link)
+
+    def _blob_id(self, rel: str) -> str:
+        """The id git would give the file, so unchanged files compare equal to HEAD's."""
+        import pygit2
+
+        data = self.read(rel)
+        return str(pygit2.hash(data or b""))
+
+    def _ignored(self, rel: str) -> bool:
+        try:
+            return bool(self.repo.path_is_ignored(rel))
+        except Exception:  # noqa: BLE001 - an unreadable .gitignore never hides a file
+            return False
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self._bytes:
+            self._bytes[path] = self._read_disk(path)
+        return self._bytes[path]
+
+    def _read_disk(self, path: str) -> bytes | None:
+        full = os.path.join(self.workdir, path)
+        try:
+            if os.path.islink(full):
+                return os.readlink(full).encode("utf-8", "surrogateescape")
+            with open(full, "rb") as handle:
+                return handle.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise GitError(
+                f"cannot read {path}: {exc.strerror}", "check the file's permissions", path=path
+            ) from exc
+
+
+def _outermost(prefixes: list[str]) -> list[str]:
+    """Drop prefixes already covered by a shorter one, so no file is walked twice."""
+    kept: list[str] = []
+    for prefix in sorted(set(prefixes), key=len):
+        if not any(prefix.startswith(outer) for outer in kept):
+            kept.append(prefix)
+    return kept
