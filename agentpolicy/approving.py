@@ -69,8 +69,10 @@ def approve(request: ApproveRequest) -> ApproveResult:
             )
         if decision == "approve":
             decision = "retire"
-        warnings.append(f"{request.agent} is gone from the working tree: recording a "
-                        f"{decision} entry for its last committed content")
+        warnings.append(
+            f"{request.agent} is gone from the working tree: recording a "
+            f"{decision} entry for its last committed content"
+        )
     else:
         errors = [f for f in check_loaded([found[1]], config) if f.severity == ERROR]
         if errors:
@@ -80,7 +82,7 @@ def approve(request: ApproveRequest) -> ApproveResult:
                 f"{first.path}:{first.line}:{first.column}: {first.rule} {first.message}",
                 "fix the agent file (agentpolicy check shows every problem), then approve",
             )
-    path, loaded = found
+    _path, loaded = found
     data = loaded.document.data
     name, email = _reviewer(request.reviewer, repo)
     now = (request.now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
@@ -97,13 +99,17 @@ def approve(request: ApproveRequest) -> ApproveResult:
     if request.note:
         entry["note"] = request.note
     signed = _sign(entry, request.key, repo, config, warnings, worktree)
-    relative = _free_path(workdir, entry_path(config.reviews, request.agent, entry["version"],
-                                              email, entry["timestamp"]))
+    relative = _free_path(
+        workdir,
+        entry_path(config.reviews, request.agent, entry["version"], email, entry["timestamp"]),
+    )
     text = dump_entry(entry)
-    reloaded, problems = load_review(relative, text.encode("utf-8"))
+    reloaded, _problems = load_review(relative, text.encode("utf-8"))
     if reloaded is None or signed_payload(reloaded.data) != signed_payload(entry):
-        raise AgentPolicyError("internal error: the entry does not read back identically",
-                               "please report this with the agent file")
+        raise AgentPolicyError(
+            "internal error: the entry does not read back identically",
+            "please report this with the agent file",
+        )
     from agentpolicy.atomic import write_new
 
     write_new(os.path.join(workdir, relative), text.encode("utf-8"))
@@ -114,13 +120,17 @@ def _reviewer(spec: str | None, repo: Any) -> tuple[str, str]:
     if spec:
         match = _REVIEWER.match(spec)
         if not match:
-            raise AgentPolicyError(f"--reviewer {spec!r} is not of the form \"Name <email>\"",
-                                   'e.g. --reviewer "Anna Nowak <anna.nowak@example.com>"')
+            raise AgentPolicyError(
+                f'--reviewer {spec!r} is not of the form "Name <email>"',
+                'e.g. --reviewer "Anna Nowak <anna.nowak@example.com>"',
+            )
         return match["name"], match["email"]
     identity = repo.identity()
     if identity is None:
-        raise AgentPolicyError("no reviewer given and git has no user.name/user.email",
-                               'pass --reviewer "Name <email>", or git config user.name/user.email')
+        raise AgentPolicyError(
+            "no reviewer given and git has no user.name/user.email",
+            'pass --reviewer "Name <email>", or git config user.name/user.email',
+        )
     return identity.name, identity.email
 
 
@@ -145,8 +155,14 @@ def _signing_key(explicit: str | None, repo: Any) -> tuple[str | None, bool, str
     return path, path.endswith(".pub"), None
 
 
-def _sign(entry: dict[str, Any], key: str | None, repo: Any, config: Config,
-          warnings: list[str], worktree: Snapshot) -> bool:
+def _sign(
+    entry: dict[str, Any],
+    key: str | None,
+    repo: Any,
+    config: Config,
+    warnings: list[str],
+    worktree: Snapshot,
+) -> bool:
     from agentpolicy.signing import NAMESPACE, sign
     from agentpolicy.sshsig import parse_allowed_signers, parse_signature
 
@@ -169,8 +185,9 @@ def _sign(entry: dict[str, Any], key: str | None, repo: Any, config: Config,
     blob = parse_signature(entry["signature"]).key_blob
     signers = parse_allowed_signers(allowed.decode("utf-8", "replace")) if allowed else []
     email = entry["reviewer"]["email"]
-    if not any(s.key_blob == blob and s.matches_principal(email) and s.allows_namespace(NAMESPACE)
-               for s in signers):
+    if not any(
+        s.key_blob == blob and s.matches_principal(email) and s.allows_namespace(NAMESPACE) for s in signers
+    ):
         warnings.append(
             f"this key is not listed for {email} in {config.allowed_signers}; "
             "the check will not count the entry until it is"

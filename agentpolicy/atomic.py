@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -21,8 +22,11 @@ def write_new(path: str, data: bytes) -> None:
         os.makedirs(folder, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".agentpolicy-", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise WriteError(f"cannot write in {folder}: {exc.strerror}", "check permissions and free space",
-                         path=path) from exc
+        raise WriteError(
+            f"cannot write in {folder}: {exc.strerror}",
+            "check permissions and free space",
+            path=path,
+        ) from exc
     try:
         try:
             with os.fdopen(handle, "wb") as stream:
@@ -31,13 +35,17 @@ def write_new(path: str, data: bytes) -> None:
                 os.fsync(stream.fileno())
             os.link(temporary, path)
         except FileExistsError:
-            raise WriteError(f"{path} already exists; it was not changed",
-                             "choose another name, or remove the file yourself", path=path) from None
+            raise WriteError(
+                f"{path} already exists; it was not changed",
+                "choose another name, or remove the file yourself",
+                path=path,
+            ) from None
         except OSError as exc:
-            raise WriteError(f"cannot write {path}: {exc.strerror}", "check permissions and free space",
-                             path=path) from exc
+            raise WriteError(
+                f"cannot write {path}: {exc.strerror}",
+                "check permissions and free space",
+                path=path,
+            ) from exc
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass

@@ -7,16 +7,20 @@ HEAD (the pre-commit hook), and merge-base(base, head) vs head (pull requests).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agentpolicy.changes import AgentChange, AgentState, diff_agents
 from agentpolicy.config import CONFIG_PATH, Config, load_config
-from agentpolicy.errors import GitError
 from agentpolicy.model import Document, LoadResult
 from agentpolicy.policy import check_files, check_loaded, load_agent
 from agentpolicy.result import CheckResult
 from agentpolicy.snapshot import FileEntry, Snapshot
+
+if TYPE_CHECKING:
+    from agentpolicy.gate import AuthorsOf
+    from agentpolicy.gitrepo import Repo
 
 PATHS, WORKTREE, STAGED, RANGE = "paths", "worktree", "staged", "range"
 
@@ -59,14 +63,12 @@ def run_check(request: CheckRequest) -> CheckResult:
 
     repo = Repo(request.start)
     before, after, authors = _snapshots(repo, request)
-    return compare_snapshots(repo, request.mode, before, after, authors)
+    return compare_snapshots(request.mode, before, after, authors)
 
 
-def _snapshots(repo: object, request: CheckRequest) -> tuple[Snapshot, Snapshot, object]:
-    from agentpolicy.gitrepo import Repo
+def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, AuthorsOf]:
     from agentpolicy.sod import RangeAuthors, UserAuthors
 
-    assert isinstance(repo, Repo)
     if request.mode == RANGE:
         assert request.base is not None
         base, head = repo.resolve(request.base), repo.resolve(request.head)
@@ -81,8 +83,7 @@ def _snapshots(repo: object, request: CheckRequest) -> tuple[Snapshot, Snapshot,
     return before, after, UserAuthors(repo.identity())
 
 
-def compare_snapshots(repo: object, mode: str, before: Snapshot, after: Snapshot,
-                      authors: object) -> CheckResult:
+def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: AuthorsOf) -> CheckResult:
     from agentpolicy.gate import Gate, ReviewSet
     from agentpolicy.signing import make_verifier
 
@@ -90,20 +91,26 @@ def compare_snapshots(repo: object, mode: str, before: Snapshot, after: Snapshot
     config = _trust_root_config(before, after, notes)
     after_files = after.files(config.agents)
     before_files = before.files(config.agents)
-    loaded_after = {path: load_agent(path, after.read(path), is_link=entry.is_link)
-                    for path, entry in after_files.items()}
+    loaded_after = {
+        path: load_agent(path, after.read(path), is_link=entry.is_link) for path, entry in after_files.items()
+    }
     findings = check_loaded(loaded_after.values(), config)
 
     changed_after = {p for p, e in after_files.items() if before_files.get(p, _NONE).key != e.key}
     changed_before = {p for p, e in before_files.items() if after_files.get(p, _NONE).key != e.key}
     after_states = _states({p: loaded_after[p] for p in changed_after})
-    before_states = _states({p: load_agent(p, before.read(p), is_link=e.is_link)
-                             for p, e in before_files.items() if p in changed_before})
+    before_states = _states(
+        {
+            p: load_agent(p, before.read(p), is_link=e.is_link)
+            for p, e in before_files.items()
+            if p in changed_before
+        }
+    )
     changes: list[AgentChange] = diff_agents(before_states, after_states)
 
     known = _names(loaded_after.values()) | set(before_states)
     reviews = ReviewSet(before, after, config)
-    gate = Gate(config, reviews, make_verifier(config, before, after, notes), authors)  # type: ignore[arg-type]
+    gate = Gate(config, reviews, make_verifier(config, before, after, notes), authors)
     gate.run(changes, known)
     from agentpolicy.policy import apply_overrides
 
@@ -146,15 +153,10 @@ def _name(document: Document | None) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _names(results: Sequence[LoadResult] | object) -> set[str]:
+def _names(results: Iterable[LoadResult]) -> set[str]:
     names = set()
-    for result in results:  # type: ignore[attr-defined]
+    for result in results:
         name = _name(result.document)
         if name:
             names.add(name)
     return names
-
-
-def require_repo_for(mode: str) -> None:
-    if mode not in (WORKTREE, STAGED, RANGE):
-        raise GitError(f"unknown check mode {mode!r}")

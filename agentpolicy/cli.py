@@ -35,7 +35,7 @@ def error_handler() -> Iterator[None]:
         raise
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    except Exception as exc:
         click.echo(
             f"agentpolicy: internal error: {type(exc).__name__}: {exc}\n"
             f"  This is a bug. Please report it at {REPORT_URL} with the command you ran.\n"
@@ -77,9 +77,21 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=True))
 @click.option("--staged", is_flag=True, help="Check the index (what is about to be committed) against HEAD.")
 @click.option("--base", metavar="REV", help="Check the range merge-base(REV, HEAD)..HEAD (pull requests).")
-@click.option("--head", metavar="REV", default="HEAD", show_default=True, help="Head of the range, with --base.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format.")
+@click.option(
+    "--head",
+    metavar="REV",
+    default="HEAD",
+    show_default=True,
+    help="Head of the range, with --base.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, fmt: str) -> None:
     """Check agent definitions against policy, and changes against the review gate.
 
@@ -100,8 +112,9 @@ def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, fmt
         from agentpolicy.checking import PATHS, RANGE, STAGED, WORKTREE, CheckRequest, run_check
         from agentpolicy.report import render_check
 
-        chosen = [name for name, on in (("PATHS", bool(paths)), ("--staged", staged), ("--base", bool(base)))
-                  if on]
+        chosen = [
+            name for name, on in (("PATHS", bool(paths)), ("--staged", staged), ("--base", bool(base))) if on
+        ]
         if len(chosen) > 1:
             raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; pick one mode")
         if head != "HEAD" and not base:
@@ -114,13 +127,26 @@ def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, fmt
 
 @main.command()
 @click.argument("agent")
-@click.option("--reviewer", metavar='"NAME <EMAIL>"', help="Who reviews (default: git user.name and user.email).")
-@click.option("--decision", type=click.Choice(["approve", "reject", "retire"]), default="approve",
-              show_default=True, help="The decision; a deleted agent gets a retire entry.")
+@click.option(
+    "--reviewer",
+    metavar='"NAME <EMAIL>"',
+    help="Who reviews (default: git user.name and user.email).",
+)
+@click.option(
+    "--decision",
+    type=click.Choice(["approve", "reject", "retire"]),
+    default="approve",
+    show_default=True,
+    help="The decision; a deleted agent gets a retire entry.",
+)
 @click.option("--note", metavar="TEXT", help="A short note kept in the entry (and signed).")
-@click.option("--key", metavar="PATH", type=click.Path(dir_okay=False),
-              help="SSH key to sign with (a private key, or a .pub whose private half is in ssh-agent). "
-                   "Default: git's user.signingkey when gpg.format is ssh.")
+@click.option(
+    "--key",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="SSH key to sign with (a private key, or a .pub whose private half is in ssh-agent). "
+    "Default: git's user.signingkey when gpg.format is ssh.",
+)
 def approve(agent: str, reviewer: str | None, decision: str, note: str | None, key: str | None) -> None:
     """Record a signed review of AGENT's current content in the reviews folder.
 
@@ -138,21 +164,29 @@ def approve(agent: str, reviewer: str | None, decision: str, note: str | None, k
         from agentpolicy.approving import ApproveRequest
         from agentpolicy.approving import approve as write_approval
 
-        result = write_approval(ApproveRequest(agent=agent, reviewer=reviewer, decision=decision,
-                                               note=note, key=key))
+        result = write_approval(
+            ApproveRequest(agent=agent, reviewer=reviewer, decision=decision, note=note, key=key)
+        )
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         entry = result.entry
         click.echo(f"wrote {result.path}")
-        click.echo(f"  {entry['decision']} {entry['agent']} {entry['version']} ({entry['digest'][:19]}...) "
-                   f"by {entry['reviewer']['name']} <{entry['reviewer']['email']}>"
-                   f"{', signed' if result.signed else ', UNSIGNED'}")
+        click.echo(
+            f"  {entry['decision']} {entry['agent']} {entry['version']} ({entry['digest'][:19]}...) "
+            f"by {entry['reviewer']['name']} <{entry['reviewer']['email']}>"
+            f"{', signed' if result.signed else ', UNSIGNED'}"
+        )
         click.echo(f"next: git add {result.path}  (commit it with the change)")
 
 
 @main.command()
-@click.option("--kind", type=click.Choice(["agent", "review", "config", "rule"]), default="agent",
-              show_default=True, help="Which schema to print.")
+@click.option(
+    "--kind",
+    type=click.Choice(["agent", "review", "config", "rule"]),
+    default="agent",
+    show_default=True,
+    help="Which schema to print.",
+)
 def schema(kind: str) -> None:
     """Print a JSON Schema (draft 2020-12), e.g. for yaml-language-server in your editor.
 

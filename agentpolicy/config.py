@@ -71,9 +71,7 @@ def load_config(raw: bytes | None, where: str = CONFIG_PATH) -> Config:
             unknown = sorted(set(data) - set(error.schema["properties"]))[0]
             line, _ = loaded.document.position((unknown,))
             known = ", ".join(sorted(error.schema["properties"]))
-            raise ConfigError(
-                f"unknown key `{unknown}`", f"known keys: {known}", path=where, line=line
-            )
+            raise ConfigError(f"unknown key `{unknown}`", f"known keys: {known}", path=where, line=line)
         line, _ = loaded.document.position(path)
         raise ConfigError(
             f"invalid value for `{key or 'config'}`: {error.message}",

@@ -88,8 +88,17 @@ class ReviewSet:
         if path in self._loaded:
             return self._loaded[path]
         if entry.is_link:
-            self.findings.append(Finding(path, 1, 1, "AP204", ERROR, "review entry is a symbolic link",
-                                         "replace the link with the entry file itself"))
+            self.findings.append(
+                Finding(
+                    path,
+                    1,
+                    1,
+                    "AP204",
+                    ERROR,
+                    "review entry is a symbolic link",
+                    "replace the link with the entry file itself",
+                )
+            )
             loaded = None
         else:
             loaded, problems = load_review(path, self.after.read(path))
@@ -98,11 +107,17 @@ class ReviewSet:
                 self.findings.extend(problems)
             if loaded is not None and not path.startswith(entry_folder(self.config.reviews, loaded.agent)):
                 if path in self.added_paths:
-                    self.findings.append(Finding(
-                        path, 1, 1, "AP204", ERROR,
-                        f"review entry for {loaded.agent!r} is outside that agent's folder",
-                        f"entries for {loaded.agent} belong under {entry_folder(self.config.reviews, loaded.agent)}",
-                    ))
+                    self.findings.append(
+                        Finding(
+                            path,
+                            1,
+                            1,
+                            "AP204",
+                            ERROR,
+                            f"review entry for {loaded.agent!r} is outside that agent's folder",
+                            f"move it under {entry_folder(self.config.reviews, loaded.agent)}",
+                        )
+                    )
                 loaded = None
         self._loaded[path] = loaded
         return loaded
@@ -110,7 +125,11 @@ class ReviewSet:
 
 def _append_only(path: str, how: str, _entry: FileEntry) -> Finding:
     return Finding(
-        path=path, line=1, column=1, rule=RULE_APPEND_ONLY, severity=ERROR,
+        path=path,
+        line=1,
+        column=1,
+        rule=RULE_APPEND_ONLY,
+        severity=ERROR,
         message=f"existing review entry {how}: review entries are append-only",
         hint="restore the entry (git checkout HEAD -- PATH); to retract a decision add a new entry",
     )
@@ -133,8 +152,9 @@ class Gate:
         self._added_entries(known_agents)
         self.findings.extend(self.reviews.findings)
 
-    def _finding(self, change: AgentChange, rule: str, message: str, hint: str,
-                 severity: str = ERROR) -> Finding:
+    def _finding(
+        self, change: AgentChange, rule: str, message: str, hint: str, severity: str = ERROR
+    ) -> Finding:
         state = change.after or change.before
         assert state is not None
         line, column = state.document.position(change.at) if change.at else (1, 1)
@@ -147,12 +167,17 @@ class Gate:
         if not what:
             return
         version = change.after.version or "?"
-        self.findings.append(Finding(
-            change.after.path, *change.after.document.position(("version",)), RULE_BUMP_VERSION, ERROR,
-            f"{change.name}: {_describe_kinds(what)} without a version bump (still {version})",
-            "bump `version` (e.g. the minor for a boundary change), then ask for a review of the new version",
-            agent=change.name,
-        ))
+        self.findings.append(
+            Finding(
+                change.after.path,
+                *change.after.document.position(("version",)),
+                RULE_BUMP_VERSION,
+                ERROR,
+                f"{change.name}: {_describe_kinds(what)} without a version bump (still {version})",
+                "bump `version` (e.g. the minor for a boundary change), then ask for a review of it",
+                agent=change.name,
+            )
+        )
 
     def _required(self, change: AgentChange) -> int:
         counts = [1]
@@ -168,7 +193,9 @@ class Gate:
         target = change.after or change.before
         assert target is not None
         summary = ChangeSummary(
-            agent=change.name, path=target.path, kinds=list(change.kinds),
+            agent=change.name,
+            path=target.path,
+            kinds=list(change.kinds),
             before_version=change.before.version if change.before else None,
             after_version=change.after.version if change.after else None,
             needs_review=change.governed,
@@ -192,38 +219,58 @@ class Gate:
             if not self._verified(entry):
                 continue
             if entry.decision == "reject":
-                self.findings.append(self._finding(
-                    change, RULE_REJECTED,
-                    f"{change.name} {version}: rejected by {entry.reviewer} ({entry.path})",
-                    "address the reviewer's note, change the agent and ask for a new review",
-                ))
+                self.findings.append(
+                    self._finding(
+                        change,
+                        RULE_REJECTED,
+                        f"{change.name} {version}: rejected by {entry.reviewer} ({entry.path})",
+                        "address the reviewer's note, change the agent and ask for a new review",
+                    )
+                )
                 continue
             if entry.decision not in decisions:
-                self.findings.append(Finding(
-                    entry.path, 1, 1, RULE_MISMATCH, ERROR,
-                    f"entry decides {entry.decision!r}, but this change needs "
-                    f"{' or '.join(sorted(decisions))}",
-                    f"ask for a new review: agentpolicy approve {change.name}",
-                    agent=change.name,
-                ))
+                self.findings.append(
+                    Finding(
+                        entry.path,
+                        1,
+                        1,
+                        RULE_MISMATCH,
+                        ERROR,
+                        f"entry decides {entry.decision!r}, but this change needs "
+                        f"{' or '.join(sorted(decisions))}",
+                        f"ask for a new review: agentpolicy approve {change.name}",
+                        agent=change.name,
+                    )
+                )
                 continue
             if entry.reviewer_email.lower() in authors and not self.config.allow_self_approval:
-                self.findings.append(Finding(
-                    entry.path, 1, 1, RULE_SELF_APPROVAL, ERROR,
-                    f"{entry.reviewer} authored this change to {change.name} and cannot approve it "
-                    "(separation of duties)",
-                    "ask someone who did not author the change to run: "
-                    f"agentpolicy approve {change.name}",
-                    agent=change.name,
-                ))
+                self.findings.append(
+                    Finding(
+                        entry.path,
+                        1,
+                        1,
+                        RULE_SELF_APPROVAL,
+                        ERROR,
+                        f"{entry.reviewer} authored this change to {change.name} and cannot approve it "
+                        "(separation of duties)",
+                        "ask someone who did not author the change to run: "
+                        f"agentpolicy approve {change.name}",
+                        agent=change.name,
+                    )
+                )
                 continue
             counted.setdefault(entry.reviewer_email.lower(), entry)
         summary.approved_by = sorted(entry.reviewer for entry in counted.values())
         if len(counted) < required:
             self.findings.append(self._needs_review(change, required, counted, other_content))
 
-    def _needs_review(self, change: AgentChange, required: int, counted: dict[str, ReviewEntry],
-                      other_content: list[ReviewEntry]) -> Finding:
+    def _needs_review(
+        self,
+        change: AgentChange,
+        required: int,
+        counted: dict[str, ReviewEntry],
+        other_content: list[ReviewEntry],
+    ) -> Finding:
         before = change.before.version if change.before else None
         after = change.after.version if change.after else None
         if before and after and before != after:
@@ -244,7 +291,9 @@ class Gate:
                 f"; {latest.path} is for version {latest.version} with other content, so it does not count"
             )
         return self._finding(
-            change, RULE_NEEDS_REVIEW, message,
+            change,
+            RULE_NEEDS_REVIEW,
+            message,
             f"Ask a reviewer to run: agentpolicy approve {change.name}  (it records a signed "
             "entry for exactly this content; commit that entry with the change)",
         )
@@ -253,10 +302,17 @@ class Gate:
         if entry.version != version:
             why = f"it is for version {entry.version}, but {change.name} is now {version}"
         else:
-            why = (f"it approves other content of version {version} (digest {entry.digest[:19]}...); "
-                   "the agent was edited after the review")
+            why = (
+                f"it approves other content of version {version} (digest {entry.digest[:19]}...); "
+                "the agent was edited after the review"
+            )
         return Finding(
-            entry.path, 1, 1, RULE_MISMATCH, ERROR, f"review entry does not match {change.name}: {why}",
+            entry.path,
+            1,
+            1,
+            RULE_MISMATCH,
+            ERROR,
+            f"review entry does not match {change.name}: {why}",
             f"ask for a review of the current content: agentpolicy approve {change.name}",
             agent=change.name,
         )
@@ -265,11 +321,17 @@ class Gate:
         """Every added entry is judged, even one no change needs: it becomes evidence."""
         for entry in self.reviews.added_entries():
             if entry.agent not in known_agents:
-                self.findings.append(Finding(
-                    entry.path, 1, 1, RULE_UNKNOWN_AGENT, WARNING,
-                    f"review entry names agent {entry.agent!r}, which is not defined on either side",
-                    "check the agent name, or remove the entry before it is committed",
-                ))
+                self.findings.append(
+                    Finding(
+                        entry.path,
+                        1,
+                        1,
+                        RULE_UNKNOWN_AGENT,
+                        WARNING,
+                        f"review entry names agent {entry.agent!r}, which is not defined on either side",
+                        "check the agent name, or remove the entry before it is committed",
+                    )
+                )
             if entry.agent not in self._judged_agents():
                 self._verified(entry)
 
@@ -277,8 +339,18 @@ class Gate:
         verdict = self.verify(entry)
         if verdict.message:
             severity = WARNING if verdict.ok else ERROR
-            self.findings.append(Finding(entry.path, 1, 1, verdict.rule, severity, verdict.message,
-                                         verdict.hint, agent=entry.agent))
+            self.findings.append(
+                Finding(
+                    entry.path,
+                    1,
+                    1,
+                    verdict.rule,
+                    severity,
+                    verdict.message,
+                    verdict.hint,
+                    agent=entry.agent,
+                )
+            )
         return verdict.ok
 
     def _judged_agents(self) -> set[str]:

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentpolicy.errors import GitError
-from agentpolicy.snapshot import EmptySnapshot, IndexSnapshot, Snapshot, TreeSnapshot, WorkTreeSnapshot
+from agentpolicy.snapshot import (
+    EmptySnapshot,
+    IndexSnapshot,
+    Snapshot,
+    TreeSnapshot,
+    WorkTreeSnapshot,
+)
+
+FETCH_FULL_HISTORY = (
+    "fetch full history: git fetch --unshallow (GitHub Actions: actions/checkout with fetch-depth: 0)"
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,7 @@ class Repo:
         except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
             hint = "check the name (git branch -a), or fetch it (git fetch origin)"
             if self.repo.is_shallow:
-                hint = "this clone is shallow: fetch full history (git fetch --unshallow; in GitHub Actions set fetch-depth: 0)"
+                hint = f"this clone is shallow: {FETCH_FULL_HISTORY}"
             raise GitError(f"unknown revision {revision!r}", hint) from None
         return str(commit.id)
 
@@ -104,7 +114,7 @@ class Repo:
             if self.repo.is_shallow:
                 raise GitError(
                     "this clone is shallow and lacks the merge base of the compared revisions",
-                    "fetch full history: git fetch --unshallow (GitHub Actions: actions/checkout with fetch-depth: 0)",
+                    FETCH_FULL_HISTORY,
                 )
             raise GitError(
                 "the compared revisions share no history (no merge base)",

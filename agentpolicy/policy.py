@@ -18,18 +18,30 @@ from agentpolicy.yamlload import MAX_BYTES, load_yaml
 def load_agent(path: str, raw: bytes | None, *, is_link: bool = False) -> LoadResult:
     """Load one agent file; a symlink or a vanished file is a finding, not a crash."""
     if is_link:
-        return LoadResult(None, [_file_finding(
-            path, "agent file is a symbolic link",
-            "replace the link with the file itself; a link can point outside the reviewed tree",
-        )])
+        return LoadResult(
+            None,
+            [
+                _file_finding(
+                    path,
+                    "agent file is a symbolic link",
+                    "replace the link with the file itself; a link can point outside the reviewed tree",
+                )
+            ],
+        )
     if raw is None:
         return LoadResult(None, [_file_finding(path, "agent file cannot be read", "check the path")])
     result = load_yaml(path, raw)
     if result.document is not None and not isinstance(result.document.data, dict):
-        return LoadResult(None, [_file_finding(
-            path, "an agent definition must be a mapping of fields at the top level",
-            "start the file with `apiVersion: agentpolicy/v1` (see `agentpolicy schema`)",
-        )])
+        return LoadResult(
+            None,
+            [
+                _file_finding(
+                    path,
+                    "an agent definition must be a mapping of fields at the top level",
+                    "start the file with `apiVersion: agentpolicy/v1` (see `agentpolicy schema`)",
+                )
+            ],
+        )
     return result
 
 
@@ -55,11 +67,18 @@ def check_unique_names(documents: Sequence[Document]) -> list[Finding]:
             continue
         if name in first:
             line, column = document.position(("name",))
-            findings.append(Finding(
-                path=document.path, line=line, column=column, rule="AP140", severity=ERROR,
-                message=f"agent name {name!r} is already used by {first[name].path}",
-                hint=PYTHON_RULES["AP140"].hint, agent=name,
-            ))
+            findings.append(
+                Finding(
+                    path=document.path,
+                    line=line,
+                    column=column,
+                    rule="AP140",
+                    severity=ERROR,
+                    message=f"agent name {name!r} is already used by {first[name].path}",
+                    hint=PYTHON_RULES["AP140"].hint,
+                    agent=name,
+                )
+            )
         else:
             first[name] = document
     return findings

@@ -16,7 +16,17 @@ from agentpolicy.model import ERROR, Document, Finding
 from agentpolicy.pack import validator
 from agentpolicy.yamlload import load_yaml
 
-SIGNED_FIELDS = ("apiVersion", "kind", "agent", "version", "digest", "decision", "reviewer", "timestamp", "note")
+SIGNED_FIELDS = (
+    "apiVersion",
+    "kind",
+    "agent",
+    "version",
+    "digest",
+    "decision",
+    "reviewer",
+    "timestamp",
+    "note",
+)
 RULE_INVALID = "AP204"
 
 
@@ -87,7 +97,9 @@ def load_review(path: str, raw: bytes | None) -> tuple[ReviewEntry | None, list[
         error = errors[0]
         line, column = loaded.document.position(tuple(error.absolute_path))
         field = ".".join(map(str, error.absolute_path)) or "entry"
-        return None, [_invalid(path, line, column, f"invalid review entry ({field}): {error.message}", _REWRITE)]
+        return None, [
+            _invalid(path, line, column, f"invalid review entry ({field}): {error.message}", _REWRITE)
+        ]
     return ReviewEntry(path, data, loaded.document), []
 
 
@@ -95,13 +107,25 @@ _REWRITE = "entries are written by `agentpolicy approve`; add a new entry rather
 
 
 def _invalid(path: str, line: int, column: int, message: str, hint: str) -> Finding:
-    return Finding(path=path, line=line, column=column, rule=RULE_INVALID, severity=ERROR,
-                   message=message, hint=hint)
+    return Finding(
+        path=path,
+        line=line,
+        column=column,
+        rule=RULE_INVALID,
+        severity=ERROR,
+        message=message,
+        hint=hint,
+    )
 
 
 def _retag(finding: Finding) -> Finding:
-    return _invalid(finding.path, finding.line, finding.column,
-                    f"review entry is not valid YAML: {finding.message}", finding.hint)
+    return _invalid(
+        finding.path,
+        finding.line,
+        finding.column,
+        f"review entry is not valid YAML: {finding.message}",
+        finding.hint,
+    )
 
 
 def entry_folder(reviews: str, agent: str) -> str:

@@ -56,8 +56,10 @@ def sign(payload: bytes, key: str, *, key_in_agent: bool = False) -> str:
     try:
         done = subprocess.run(command, input=payload, capture_output=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
-        raise SigningError("ssh-keygen did not finish signing within 120 s",
-                           "is it waiting for a passphrase or a security-key touch?") from None
+        raise SigningError(
+            "ssh-keygen did not finish signing within 120 s",
+            "is it waiting for a passphrase or a security-key touch?",
+        ) from None
     if done.returncode != 0 or b"BEGIN SSH SIGNATURE" not in done.stdout:
         problem = done.stderr.decode("utf-8", "replace").strip() or "unknown error"
         raise SigningError(
@@ -67,18 +69,38 @@ def sign(payload: bytes, key: str, *, key_in_agent: bool = False) -> str:
     return done.stdout.decode("ascii").strip() + "\n"
 
 
-def verify_with_ssh_keygen(payload: bytes, signature: str, email: str, allowed_signers: bytes,
-                           revoked: bytes | None = None, at: dt.datetime | None = None) -> bool:
+def verify_with_ssh_keygen(
+    payload: bytes,
+    signature: str,
+    email: str,
+    allowed_signers: bytes,
+    revoked: bytes | None = None,
+    at: dt.datetime | None = None,
+) -> bool:
     """ssh-keygen's own verdict: principal, namespace, window (at ``at``, else now), revocation."""
     with tempfile.TemporaryDirectory(prefix="agentpolicy-") as folder:
-        files = {"entry.sig": signature.encode("ascii", "replace"), "allowed_signers": allowed_signers}
+        files = {
+            "entry.sig": signature.encode("ascii", "replace"),
+            "allowed_signers": allowed_signers,
+        }
         if revoked is not None:
             files["revoked"] = revoked
         for name, content in files.items():
             with open(os.path.join(folder, name), "wb") as handle:
                 handle.write(content)
-        command = [ssh_keygen(), "-Y", "verify", "-f", os.path.join(folder, "allowed_signers"),
-                   "-I", email, "-n", NAMESPACE, "-s", os.path.join(folder, "entry.sig")]
+        command = [
+            ssh_keygen(),
+            "-Y",
+            "verify",
+            "-f",
+            os.path.join(folder, "allowed_signers"),
+            "-I",
+            email,
+            "-n",
+            NAMESPACE,
+            "-s",
+            os.path.join(folder, "entry.sig"),
+        ]
         if revoked is not None:
             command += ["-r", os.path.join(folder, "revoked")]
         if at is not None:
@@ -90,8 +112,14 @@ def verify_with_ssh_keygen(payload: bytes, signature: str, email: str, allowed_s
 class TrustRoot:
     """Allowed signers and revocations in force for one check, and how to judge an entry."""
 
-    def __init__(self, config: Config, allowed: bytes | None, revoked: bytes | None,
-                 proposed: bytes | None = None, label: str = "") -> None:
+    def __init__(
+        self,
+        config: Config,
+        allowed: bytes | None,
+        revoked: bytes | None,
+        proposed: bytes | None = None,
+        label: str = "",
+    ) -> None:
         self.config = config
         self.allowed = allowed
         self.revoked = revoked
@@ -104,44 +132,73 @@ class TrustRoot:
         signature = entry.signature
         if signature is None:
             if not self.config.require_signatures:
-                return Verdict(True, "AP301", "unsigned review entry accepted (require_signatures is false)",
-                               "sign entries before production: agentpolicy approve --key ...")
-            return Verdict(False, "AP301", f"review entry by {entry.reviewer} is not signed",
-                           "signatures are required: re-approve with a signing key "
-                           "(agentpolicy approve AGENT --key ~/.ssh/id_ed25519)")
+                return Verdict(
+                    True,
+                    "AP301",
+                    "unsigned review entry accepted (require_signatures is false)",
+                    "sign entries before production: agentpolicy approve --key ...",
+                )
+            return Verdict(
+                False,
+                "AP301",
+                f"review entry by {entry.reviewer} is not signed",
+                "signatures are required: re-approve with a signing key "
+                "(agentpolicy approve AGENT --key ~/.ssh/id_ed25519)",
+            )
         if self.allowed is None:
             if not self.config.require_signatures:
-                return Verdict(True, "AP300", "signature not verified: no allowed-signers file",
-                               CREATE_SIGNERS_HINT.format(path=self.config.allowed_signers))
-            return Verdict(False, "AP300",
-                           f"no allowed-signers file at {self.config.allowed_signers}: "
-                           "signatures cannot be verified",
-                           CREATE_SIGNERS_HINT.format(path=self.config.allowed_signers))
+                return Verdict(
+                    True,
+                    "AP300",
+                    "signature not verified: no allowed-signers file",
+                    CREATE_SIGNERS_HINT.format(path=self.config.allowed_signers),
+                )
+            return Verdict(
+                False,
+                "AP300",
+                f"no allowed-signers file at {self.config.allowed_signers}: signatures cannot be verified",
+                CREATE_SIGNERS_HINT.format(path=self.config.allowed_signers),
+            )
         try:
             parsed = parse_signature(signature)
         except SignatureFormatError as exc:
-            return Verdict(False, "AP302", f"signature of review entry is garbled: {exc}",
-                           "the entry was damaged; ask the reviewer for a new entry")
+            return Verdict(
+                False,
+                "AP302",
+                f"signature of review entry is garbled: {exc}",
+                "the entry was damaged; ask the reviewer for a new entry",
+            )
         problem = self._diagnose(entry, parsed, at or dt.datetime.now(dt.UTC))
         if problem is not None:
             return problem
-        if not verify_with_ssh_keygen(entry.payload(), signature, entry.reviewer_email,
-                                      self.allowed, self.revoked, at):
-            return Verdict(False, "AP308",
-                           f"signature by {entry.reviewer} does not match the entry's content "
-                           "(a field was edited after signing?)",
-                           "entries are append-only: ask the reviewer for a new signed entry")
+        if not verify_with_ssh_keygen(
+            entry.payload(), signature, entry.reviewer_email, self.allowed, self.revoked, at
+        ):
+            return Verdict(
+                False,
+                "AP308",
+                f"signature by {entry.reviewer} does not match the entry's content "
+                "(a field was edited after signing?)",
+                "entries are append-only: ask the reviewer for a new signed entry",
+            )
         return Verdict(True)
 
     def _diagnose(self, entry: ReviewEntry, parsed: ParsedSignature, now: dt.datetime) -> Verdict | None:
         if parsed.namespace != NAMESPACE:
-            return Verdict(False, "AP303",
-                           f"signature was made for namespace {parsed.namespace!r}, not {NAMESPACE!r} "
-                           "(a git commit or e-mail signature cannot approve an agent)",
-                           "sign review entries with agentpolicy approve")
+            return Verdict(
+                False,
+                "AP303",
+                f"signature was made for namespace {parsed.namespace!r}, not {NAMESPACE!r} "
+                "(a git commit or e-mail signature cannot approve an agent)",
+                "sign review entries with agentpolicy approve",
+            )
         if self.revoked_blobs and parsed.key_blob in self.revoked_blobs:
-            return Verdict(False, "AP304", f"signing key {parsed.fingerprint} has been revoked",
-                           "the reviewer must sign with a new key that is in allowed signers")
+            return Verdict(
+                False,
+                "AP304",
+                f"signing key {parsed.fingerprint} has been revoked",
+                "the reviewer must sign with a new key that is in allowed signers",
+            )
         if parsed.is_certificate:
             return None  # certificate-authority lines are ssh-keygen's to judge
         lines = [signer for signer in self.signers if signer.key_blob == parsed.key_blob]
@@ -150,30 +207,43 @@ class TrustRoot:
             if self.proposed and parsed.key_blob in {
                 signer.key_blob for signer in parse_allowed_signers(self.proposed.decode("utf-8", "replace"))
             }:
-                detail = ("; this same change adds that key to allowed signers, and a new signer "
-                          "can approve only after that change has landed")
-            return Verdict(False, "AP305",
-                           f"signing key {parsed.fingerprint} is not in the allowed signers "
-                           f"({self.config.allowed_signers}{self.label}){detail}",
-                           "ask a listed reviewer to approve, or land the new signer first")
+                detail = (
+                    "; this same change adds that key to allowed signers, and a new signer "
+                    "can approve only after that change has landed"
+                )
+            return Verdict(
+                False,
+                "AP305",
+                f"signing key {parsed.fingerprint} is not in the allowed signers "
+                f"({self.config.allowed_signers}{self.label}){detail}",
+                "ask a listed reviewer to approve, or land the new signer first",
+            )
         lines = [signer for signer in lines if signer.matches_principal(entry.reviewer_email)]
         if not lines:
-            return Verdict(False, "AP306",
-                           f"signing key {parsed.fingerprint} is not allowed for "
-                           f"{entry.reviewer_email}, the reviewer named in the entry",
-                           "an entry must be signed by the reviewer it names")
+            return Verdict(
+                False,
+                "AP306",
+                f"signing key {parsed.fingerprint} is not allowed for "
+                f"{entry.reviewer_email}, the reviewer named in the entry",
+                "an entry must be signed by the reviewer it names",
+            )
         lines = [signer for signer in lines if signer.allows_namespace(NAMESPACE)]
         if not lines:
-            return Verdict(False, "AP303",
-                           f"allowed signers do not allow {entry.reviewer_email} to sign "
-                           f"in namespace {NAMESPACE!r}",
-                           f'add namespaces="{NAMESPACE}" to that signer\'s line')
+            return Verdict(
+                False,
+                "AP303",
+                f"allowed signers do not allow {entry.reviewer_email} to sign in namespace {NAMESPACE!r}",
+                f'add namespaces="{NAMESPACE}" to that signer\'s line',
+            )
         windows = [signer.window_problem(now) for signer in lines]
         if all(windows):
-            return Verdict(False, "AP307",
-                           f"signing key {parsed.fingerprint} of {entry.reviewer_email} {windows[0]}",
-                           "the key is outside its valid-after/valid-before window; "
-                           "ask for an entry signed with a current key")
+            return Verdict(
+                False,
+                "AP307",
+                f"signing key {parsed.fingerprint} of {entry.reviewer_email} {windows[0]}",
+                "the key is outside its valid-after/valid-before window; "
+                "ask for an entry signed with a current key",
+            )
         return None
 
 
@@ -195,8 +265,9 @@ def load_trust_root(config: Config, before: Snapshot, after: Snapshot, notes: li
     return TrustRoot(config, allowed, revoked, proposed, label)
 
 
-def make_verifier(config: Config, before: Snapshot, after: Snapshot,
-                  notes: list[str]) -> Callable[[ReviewEntry], Verdict]:
+def make_verifier(
+    config: Config, before: Snapshot, after: Snapshot, notes: list[str]
+) -> Callable[[ReviewEntry], Verdict]:
     root = load_trust_root(config, before, after, notes)
     cache: dict[str, Verdict] = {}
 

@@ -37,11 +37,7 @@ class Snapshot:
 
     def files(self, patterns: Iterable[str]) -> dict[str, FileEntry]:
         prefixes = {static_prefix(pattern) for pattern in patterns}
-        return {
-            entry.path: entry
-            for entry in self._walk(sorted(prefixes))
-            if matches(entry.path, patterns)
-        }
+        return {entry.path: entry for entry in self._walk(sorted(prefixes)) if matches(entry.path, patterns)}
 
     def files_under(self, folder: str) -> dict[str, FileEntry]:
         prefix = folder.strip("/") + "/"
@@ -172,7 +168,7 @@ class WorkTreeSnapshot(Snapshot):
     def _ignored(self, rel: str) -> bool:
         try:
             return bool(self.repo.path_is_ignored(rel))
-        except Exception:  # noqa: BLE001 - an unreadable .gitignore never hides a file
+        except Exception:
             return False
 
     def read(self, path: str) -> bytes | None:

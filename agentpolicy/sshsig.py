@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import fnmatch
 import hashlib
@@ -78,8 +79,12 @@ def parse_signature(armored: str) -> ParsedSignature:
         raise SignatureFormatError("the signature block has trailing or missing data")
     key_type, _ = _read_string(key_blob, 0)
     try:
-        return ParsedSignature(key_type.decode("ascii"), key_blob, namespace.decode("utf-8"),
-                               hash_algorithm.decode("ascii"))
+        return ParsedSignature(
+            key_type.decode("ascii"),
+            key_blob,
+            namespace.decode("utf-8"),
+            hash_algorithm.decode("ascii"),
+        )
     except UnicodeDecodeError:
         raise SignatureFormatError("the signature block has unreadable fields") from None
 
@@ -186,8 +191,7 @@ def _with_options(signer: SignerLine, options: list[str]) -> SignerLine | None:
             return None
     if namespaces:
         values["namespaces"] = tuple(namespaces)
-    return SignerLine(signer.line, signer.principals, signer.key_type, signer.key_blob,
-                      **values)  # type: ignore[arg-type]
+    return SignerLine(signer.line, signer.principals, signer.key_type, signer.key_blob, **values)  # type: ignore[arg-type]
 
 
 def revoked_key_blobs(raw: bytes) -> set[bytes] | None:
@@ -199,9 +203,7 @@ def revoked_key_blobs(raw: bytes) -> set[bytes] | None:
         tokens = line.split()
         for position, token in enumerate(tokens[:-1]):
             if _is_key_type(token):
-                try:
+                with contextlib.suppress(binascii.Error, ValueError):
                     blobs.add(base64.b64decode(tokens[position + 1], validate=True))
-                except (binascii.Error, ValueError):
-                    pass
                 break
     return blobs

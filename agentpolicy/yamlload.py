@@ -211,9 +211,11 @@ def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> LoadResul
 def _compose_all(text: str) -> list[yaml.Node]:
     loader = _Loader(text)
     try:
-        nodes = []
+        nodes: list[yaml.Node] = []
         while loader.check_node():
-            nodes.append(loader.get_node())
+            node = loader.get_node()
+            if node is not None:
+                nodes.append(node)
             if len(nodes) > 1:
                 break
         return nodes

@@ -41,14 +41,17 @@ def check_owner(document: Document, teams: Sequence[str]) -> Iterator[Finding]:
             continue
         if value.startswith("@"):
             yield _finding(
-                document, "AP101", ("owner", key),
+                document,
+                "AP101",
+                ("owner", key),
                 f"owner is a team ({value}): name one accountable person",
             )
         elif value.strip().lower() in team_addresses:
             yield _finding(
-                document, "AP101", ("owner", key),
-                f"owner {key} {value} is listed as a team in .agentpolicy.yaml: "
-                "name one accountable person",
+                document,
+                "AP101",
+                ("owner", key),
+                f"owner {key} {value} is listed as a team in .agentpolicy.yaml: name one accountable person",
             )
 
 
@@ -79,12 +82,15 @@ def check_actions(document: Document) -> Iterator[Finding]:
         first_line, _ = document.position(("autonomy", first_side, first_index, "action"))
         if first_side == side:
             yield _finding(
-                document, "AP102", at,
+                document,
+                "AP102",
+                at,
                 f"action {action!r} is listed twice in `{side}` (first on line {first_line})",
             )
         else:
             yield _finding(
-                document, "AP103", at,
-                f"action {action!r} is both autonomous and requires confirmation "
-                f"(also on line {first_line})",
+                document,
+                "AP103",
+                at,
+                f"action {action!r} is both autonomous and requires confirmation (also on line {first_line})",
             )

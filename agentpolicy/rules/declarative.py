@@ -45,7 +45,7 @@ class DeclarativeRule:
         error = next(iter(require.iter_errors(data)), None)
         if error is None:
             return
-        path: JsonPath = tuple(error.absolute_path) or self.at
+        path: JsonPath = self.at or tuple(error.absolute_path)
         line, column = document.position(path)
         yield Finding(
             path=document.path,

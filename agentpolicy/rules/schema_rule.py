@@ -27,9 +27,10 @@ def _describe(value: Any) -> str:
 
 
 def _field(path: JsonPath) -> str:
-    return ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in path).replace(
-        ".[", "["
-    ) or "the document"
+    return (
+        ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in path).replace(".[", "[")
+        or "the document"
+    )
 
 
 def _rule_for(schema_path: list[Any]) -> str:
@@ -85,7 +86,11 @@ def _explain(error: Any, path: JsonPath, document: Document) -> tuple[str, str, 
             hint = f"known fields here: {', '.join(sorted(known))}; " + hint
         return f"unknown field `{_field((*path, key))}`", hint, (*path, key)
     if kind == "type" and path == ("owner",):
-        return _owner_shape(error.instance), "name one accountable person: `owner: {name: ..., email: ...}`", path
+        return (
+            _owner_shape(error.instance),
+            "name one accountable person: `owner: {name: ..., email: ...}`",
+            path,
+        )
     if kind == "type":
         raw = document.raw_scalars.get(path)
         expected = error.validator_value
@@ -114,8 +119,15 @@ def _explain(error: Any, path: JsonPath, document: Document) -> tuple[str, str, 
 def _article(expected: Any) -> str:
     if isinstance(expected, list):
         return " or ".join(_article(item) for item in expected)
-    return {"string": "a string", "object": "a mapping", "array": "a list", "integer": "a whole number",
-            "boolean": "true or false", "number": "a number", "null": "empty"}.get(expected, expected)
+    return {
+        "string": "a string",
+        "object": "a mapping",
+        "array": "a list",
+        "integer": "a whole number",
+        "boolean": "true or false",
+        "number": "a number",
+        "null": "empty",
+    }.get(expected, expected)
 
 
 def _owner_shape(owner: Any) -> str:

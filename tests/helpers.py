@@ -1,0 +1,207 @@
+"""Builders for real git repositories, real ssh-keygen keys and real CLI runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+AGENTPOLICY = str(Path(sys.executable).with_name("agentpolicy"))
+
+BILLING = """\
+apiVersion: agentpolicy/v1
+kind: Agent
+name: billing-cycle              # identity: lowercase letters, digits, '-'; unique in the repo
+version: 1.4.0                   # semantic version (a string; 1.10 must never become the float 1.1)
+stage: production                # pilot | staging | production | retired
+description: Generates the monthly billing documents and sends notifications.
+owner:                           # 1. one accountable person, not a team
+  name: Anna Nowak
+  email: anna.nowak@example.com
+autonomy:                        # 2. the boundary of autonomy
+  autonomous:
+    - action: generate-billing-documents
+      description: Render the monthly invoices as PDF.
+    - action: send-notifications
+  requires_confirmation:
+    - action: submit-to-client-portal
+      description: Upload the invoice totals to the client portal.
+      irreversible: true
+monitoring:                      # 3. how we will know something is wrong
+  signals:
+    - name: invoice-total-drift
+      detects: Cycle totals deviate more than 5% from the previous cycle.
+      alert: pagerduty:billing-oncall
+undo:                            # 4. rollback, or a human checkpoint before irreversible actions
+  rollback: Redeploy the previous release tag; generated documents are regenerated.
+  human_checkpoint: A person approves every portal submission.
+change_control:                  # 5. how the next version gets approved
+  approvals_required: 1
+  process: Pull request plus a signed review entry by someone other than the author.
+"""
+
+EXPANDED_BILLING = BILLING.replace("version: 1.4.0 ", "version: 1.5.0 ").replace(
+    """    - action: send-notifications
+  requires_confirmation:
+    - action: submit-to-client-portal
+      description: Upload the invoice totals to the client portal.
+      irreversible: true
+""",
+    """    - action: send-notifications
+    - action: submit-to-client-portal
+      description: Upload the invoice totals to the client portal.
+      irreversible: true
+  requires_confirmation: []
+""",
+)
+
+
+def agent_yaml(
+    name: str = "pdf-extraction",
+    version: str = "1.0.0",
+    stage: str = "production",
+    owner: str = "Piotr Zielinski",
+    email: str = "piotr@example.com",
+) -> str:
+    return f"""\
+apiVersion: agentpolicy/v1
+kind: Agent
+name: {name}
+version: {version}
+stage: {stage}
+owner:
+  name: {owner}
+  email: {email}
+autonomy:
+  autonomous:
+    - action: extract-fields
+  requires_confirmation:
+    - action: export-data
+      irreversible: true
+monitoring:
+  signals:
+    - name: low-confidence-rate
+      detects: More than 10% of fields below confidence threshold.
+      alert: slack:#extraction
+undo:
+  human_checkpoint: A person approves the extracted data before it moves.
+change_control:
+  approvals_required: 1
+"""
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """An environment with no GIT_* leaking in from a hook and a private HOME."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("GIT_", "PRE_COMMIT"))}
+    env.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", NO_COLOR="1", LC_ALL="C.UTF-8")
+    env.pop("GITHUB_ACTIONS", None)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], stdin: str | None = None, check: bool = False
+) -> Run:
+    done = subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"{args} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+class GitRepo:
+    """A throwaway repository driven through the real git and agentpolicy commands."""
+
+    def __init__(self, path: Path, home: Path) -> None:
+        self.path = path
+        self.home = home
+        self.env = clean_env(home)
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+        self.git("config", "user.name", "Dev Author")
+        self.git("config", "user.email", "dev@example.com")
+        self.git("config", "commit.gpgsign", "false")
+
+    def git(self, *args: str, env: dict[str, str] | None = None) -> str:
+        return run(["git", *args], self.path, env or self.env, check=True).out
+
+    def ap(self, *args: str, env: dict[str, str] | None = None) -> Run:
+        return run([AGENTPOLICY, *args], self.path, env or self.env)
+
+    def write(self, relative: str, text: str | bytes) -> Path:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text, encoding="utf-8")
+        return target
+
+    def read(self, relative: str) -> str:
+        return (self.path / relative).read_text(encoding="utf-8")
+
+    def commit(self, message: str = "change", *, author: str | None = None, verify: bool = False) -> str:
+        self.git("add", "-A")
+        args = ["commit", "-q", "-m", message]
+        if not verify:
+            args.append("--no-verify")
+        env = dict(self.env)
+        if author:
+            name, email = author.split(" <")
+            env.update(
+                GIT_AUTHOR_NAME=name,
+                GIT_AUTHOR_EMAIL=email.rstrip(">"),
+                GIT_COMMITTER_NAME=name,
+                GIT_COMMITTER_EMAIL=email.rstrip(">"),
+            )
+        self.git(*args, env=env)
+        return self.git("rev-parse", "HEAD").strip()
+
+    def stage(self) -> None:
+        self.git("add", "-A")
+
+
+@dataclass(frozen=True)
+class Key:
+    private: Path
+    public: Path
+    email: str
+
+    @property
+    def public_text(self) -> str:
+        return self.public.read_text().strip()
+
+    def signer_line(self, options: str = 'namespaces="agentpolicy-review"') -> str:
+        return f"{self.email} {options} {self.public_text}".replace("  ", " ")
+
+
+def make_key(folder: Path, email: str, key_type: str = "ed25519") -> Key:
+    folder.mkdir(parents=True, exist_ok=True)
+    private = folder / email.split("@")[0]
+    if not private.exists():
+        args = ["ssh-keygen", "-q", "-t", key_type, "-N", "", "-C", email, "-f", str(private)]
+        if key_type == "rsa":
+            args[4:4] = ["-b", "2048"]
+        subprocess.run(args, check=True, capture_output=True)
+    return Key(private, private.with_suffix(".pub"), email)
