@@ -16,7 +16,7 @@ from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.model import Document, LoadResult
 from agentpolicy.policy import check_files, check_loaded, load_agent
 from agentpolicy.result import CheckResult
-from agentpolicy.snapshot import FileEntry, Snapshot
+from agentpolicy.snapshot import EmptySnapshot, FileEntry, Snapshot
 
 if TYPE_CHECKING:
     from agentpolicy.gate import AuthorsOf
@@ -70,8 +70,10 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
     from agentpolicy.sod import RangeAuthors, UserAuthors
 
     if request.mode == RANGE:
-        assert request.base is not None
-        base, head = repo.resolve(request.base), repo.resolve(request.head)
+        head = repo.resolve(request.head)
+        if request.base is None:  # a pushed branch with no history on the remote yet
+            return EmptySnapshot(), repo.revision_snapshot(head, request.head), RangeAuthors(repo, None, head)
+        base = repo.resolve(request.base)
         merge_base = repo.merge_base(base, head)
         return (
             repo.revision_snapshot(merge_base, f"merge base {merge_base[:12]}"),

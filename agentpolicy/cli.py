@@ -85,6 +85,11 @@ def main() -> None:
     help="Head of the range, with --base.",
 )
 @click.option(
+    "--pushed",
+    is_flag=True,
+    help="Check the range being pushed (PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF; the pre-push hook).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
@@ -92,7 +97,7 @@ def main() -> None:
     show_default=True,
     help="Output format.",
 )
-def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, fmt: str) -> None:
+def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, pushed: bool, fmt: str) -> None:
     """Check agent definitions against policy, and changes against the review gate.
 
     \b
@@ -112,17 +117,30 @@ def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, fmt
         from agentpolicy.checking import PATHS, RANGE, STAGED, WORKTREE, CheckRequest, run_check
         from agentpolicy.report import render_check
 
-        chosen = [
-            name for name, on in (("PATHS", bool(paths)), ("--staged", staged), ("--base", bool(base))) if on
-        ]
+        flags = (("PATHS", bool(paths)), ("--staged", staged), ("--base", bool(base)), ("--pushed", pushed))
+        chosen = [name for name, on in flags if on]
         if len(chosen) > 1:
             raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; pick one mode")
         if head != "HEAD" and not base:
             raise click.UsageError("--head needs --base")
-        mode = PATHS if paths else STAGED if staged else RANGE if base else WORKTREE
+        if pushed:
+            base, head = _pushed_range()
+        mode = PATHS if paths else STAGED if staged else RANGE if (base or pushed) else WORKTREE
         result = run_check(CheckRequest(mode=mode, paths=paths, base=base, head=head))
         click.echo(render_check(result, fmt, color=fmt == "text" and _color(sys.stdout.isatty())), nl=False)
         sys.exit(result.exit_code)
+
+
+def _pushed_range() -> tuple[str | None, str]:
+    """The range pre-commit's pre-push stage hands over; no from-ref means new history."""
+    to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+    if not to_ref:
+        raise click.UsageError(
+            "--pushed reads PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF, which pre-commit sets in the pre-push "
+            "stage; outside it, use --base REV --head REV"
+        )
+    from_ref = os.environ.get("PRE_COMMIT_FROM_REF", "")
+    return (from_ref if from_ref.strip("0") else None), to_ref
 
 
 @main.command()

@@ -206,7 +206,11 @@ class Gate:
         digest, version = target.digest, target.version or ""
         summary.digest = digest
         required = summary.approvals_required = self._required(change)
-        decisions = {"approve", "retire"} if change.retires else {"approve"}
+        # A deletion is bound to content that was approved before: only a new
+        # `retire` decision can approve it, or the old approval would replay.
+        decisions = (
+            {"retire"} if change.after is None else {"approve", "retire"} if change.retires else {"approve"}
+        )
         authors = {email.lower() for email in self.authors_of(change)}
         counted: dict[str, ReviewEntry] = {}
         other_content: list[ReviewEntry] = []
@@ -229,6 +233,8 @@ class Gate:
                 )
                 continue
             if entry.decision not in decisions:
+                if entry.path not in self.reviews.added_paths:
+                    continue  # an earlier decision on this content, e.g. its approval before deletion
                 self.findings.append(
                     Finding(
                         entry.path,

@@ -122,10 +122,11 @@ class Repo:
             )
         return str(found)
 
-    def commits_between(self, base: str, head: str) -> list[Any]:
+    def commits_between(self, base: str | None, head: str) -> list[Any]:
         """Commits reachable from head but not from base (the pull request's own commits)."""
         walker = self.repo.walk(head, self._pygit2.enums.SortMode.TOPOLOGICAL)
-        walker.hide(base)
+        if base is not None:
+            walker.hide(base)
         return list(walker)
 
     def changed_paths(self, commit: Any) -> set[str]:

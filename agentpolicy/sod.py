@@ -23,7 +23,7 @@ class UserAuthors:
 class RangeAuthors:
     """Range mode: whoever authored or committed a commit in the range that touched the file."""
 
-    def __init__(self, repo: Repo, base: str, head: str) -> None:
+    def __init__(self, repo: Repo, base: str | None, head: str) -> None:
         self.repo, self.base, self.head = repo, base, head
         self._touches: list[tuple[set[str], set[str]]] | None = None
 

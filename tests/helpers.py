@@ -205,3 +205,21 @@ def make_key(folder: Path, email: str, key_type: str = "ed25519") -> Key:
             args[4:4] = ["-b", "2048"]
         subprocess.run(args, check=True, capture_output=True)
     return Key(private, private.with_suffix(".pub"), email)
+
+
+def approve(repo: GitRepo, key: Key, agent: str = "billing-cycle", *extra: str) -> Run:
+    name = key.email.split("@")[0].capitalize()
+    return repo.ap("approve", agent, "--reviewer", f"{name} <{key.email}>", "--key", str(key.private), *extra)
+
+
+def guarded_repo(repo: GitRepo, keys: dict[str, Key], *signers: str, config: str | None = None) -> GitRepo:
+    """A repo whose first commit holds the billing agent, approved and signed by `rev`."""
+    names = signers or ("rev", "rev2", "dev")
+    repo.write(".agentpolicy/allowed_signers", "".join(keys[name].signer_line() + "\n" for name in names))
+    if config is not None:
+        repo.write(".agentpolicy.yaml", config)
+    repo.write("agents/billing-cycle.yaml", BILLING)
+    done = approve(repo, keys["rev"])
+    assert done.code == 0, done.text
+    repo.commit("billing agent")
+    return repo
