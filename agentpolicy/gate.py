@@ -220,19 +220,7 @@ class Gate:
                 if entry.path in self.reviews.added_paths:
                     self.findings.append(self._mismatch(change, entry, version))
                 continue
-            if not self._verified(entry):
-                continue
-            if entry.decision == "reject":
-                self.findings.append(
-                    self._finding(
-                        change,
-                        RULE_REJECTED,
-                        f"{change.name} {version}: rejected by {entry.reviewer} ({entry.path})",
-                        "address the reviewer's note, change the agent and ask for a new review",
-                    )
-                )
-                continue
-            if entry.decision not in decisions:
+            if entry.decision != "reject" and entry.decision not in decisions:
                 if entry.path not in self.reviews.added_paths:
                     continue  # an earlier decision on this content, e.g. its approval before deletion
                 self.findings.append(
@@ -246,6 +234,18 @@ class Gate:
                         f"{' or '.join(sorted(decisions))}",
                         f"ask for a new review: agentpolicy approve {change.name}",
                         agent=change.name,
+                    )
+                )
+                continue
+            if not self._verified(entry):
+                continue
+            if entry.decision == "reject":
+                self.findings.append(
+                    self._finding(
+                        change,
+                        RULE_REJECTED,
+                        f"{change.name} {version}: rejected by {entry.reviewer} ({entry.path})",
+                        "address the reviewer's note, change the agent and ask for a new review",
                     )
                 )
                 continue
