@@ -132,8 +132,14 @@ def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, pus
 
 
 def _pushed_range() -> tuple[str | None, str]:
-    """The range pre-commit's pre-push stage hands over; no from-ref means new history."""
+    """The range pre-commit's pre-push stage hands over.
+
+    When the pushed history starts at a root commit, pre-commit sets no refs,
+    only the local branch: then every commit of that branch is checked.
+    """
     to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+    if not to_ref and os.environ.get("PRE_COMMIT_LOCAL_BRANCH"):
+        return None, os.environ["PRE_COMMIT_LOCAL_BRANCH"]
     if not to_ref:
         raise click.UsageError(
             "--pushed reads PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF, which pre-commit sets in the pre-push "

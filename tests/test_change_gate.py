@@ -282,11 +282,16 @@ def test_non_ascii_owner_reviewer_and_path_work(repo: GitRepo, keys: dict[str, K
     assert report["changes"][0]["approved_by"] == ["Jürgen Ôtto <rev@example.com>"]
 
 
-def test_a_reject_entry_for_the_same_content_blocks_even_with_approvals(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_a_reject_entry_for_the_same_content_blocks_even_with_approvals(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     guarded_repo(repo, keys)
     repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
     assert approve(repo, keys["rev"]).code == 0
-    assert approve(repo, keys["rev2"], "billing-cycle", "--decision", "reject", "--note", "numbers wrong").code == 0
+    assert (
+        approve(repo, keys["rev2"], "billing-cycle", "--decision", "reject", "--note", "numbers wrong").code
+        == 0
+    )
     code, report = gate(repo)
     assert code == 1
     reject = next(f for f in report["findings"] if f["rule"] == "AP203")
@@ -295,25 +300,35 @@ def test_a_reject_entry_for_the_same_content_blocks_even_with_approvals(repo: Gi
 
 def test_approvals_required_counts_distinct_reviewers(repo: GitRepo, keys: dict[str, Key]) -> None:
     guarded_repo(repo, keys)
-    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING.replace("approvals_required: 1", "approvals_required: 2"))
+    repo.write(
+        "agents/billing-cycle.yaml",
+        EXPANDED_BILLING.replace("approvals_required: 1", "approvals_required: 2"),
+    )
     assert approve(repo, keys["rev"]).code == 0
     assert approve(repo, keys["rev"]).code == 0  # the same reviewer twice counts once
     code, report = gate(repo)
     assert code == 1
-    assert "needs 2 approving review entries for this content; found 1 (rev@example.com)" in report["findings"][0]["message"]
+    assert (
+        "needs 2 approving review entries for this content; found 1 (rev@example.com)"
+        in report["findings"][0]["message"]
+    )
     assert approve(repo, keys["rev2"]).code == 0
     code, report = gate(repo)
     assert code == 0, report
 
 
-def test_config_can_demand_more_approvals_for_autonomy_expansions(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_config_can_demand_more_approvals_for_autonomy_expansions(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     guarded_repo(repo, keys, config="autonomy_expansion_approvals: 2\n")
     repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
     assert approve(repo, keys["rev"]).code == 0
     code, report = gate(repo)
     assert code == 1
     assert "needs 2 approving review entries" in report["findings"][0]["message"]
-    narrowed = BILLING.replace("version: 1.4.0", "version: 1.4.1").replace("    - action: send-notifications\n", "")
+    narrowed = BILLING.replace("version: 1.4.0", "version: 1.4.1").replace(
+        "    - action: send-notifications\n", ""
+    )
     repo.write("agents/billing-cycle.yaml", narrowed)
     import shutil
 
