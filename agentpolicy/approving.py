@@ -25,6 +25,7 @@ class ApproveRequest:
     decision: str = "approve"
     note: str | None = None
     key: str | None = None
+    trust_root: bool = False
     start: str = "."
     now: dt.datetime | None = None
 
@@ -50,16 +51,64 @@ def _find_agent(snapshot: Snapshot, config: Config, name: str) -> tuple[str, Any
 
 
 def approve(request: ApproveRequest) -> ApproveResult:
-    from agentpolicy.digest import agent_digest
     from agentpolicy.gitrepo import Repo
 
     repo = Repo(request.start)
     workdir = repo.require_workdir()
     worktree = repo.worktree_snapshot()
     config = load_config(worktree.read(CONFIG_PATH))
+    warnings: list[str] = []
+    if request.trust_root:
+        agent, version, digest, decision = _trust_root_target(worktree)
+    else:
+        agent, version, digest, decision = _agent_target(request, repo, worktree, config, warnings)
+    name, email = _reviewer(request.reviewer, repo)
+    now = (request.now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    entry: dict[str, Any] = {
+        "apiVersion": "agentpolicy/v1",
+        "kind": "Review",
+        "agent": agent,
+        "version": version,
+        "digest": digest,
+        "decision": decision,
+        "reviewer": {"name": name, "email": email},
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if request.note:
+        entry["note"] = request.note
+    signed = _sign(entry, request.key, repo, config, warnings, worktree)
+    relative = _free_path(
+        workdir,
+        entry_path(config.reviews, agent, version, email, entry["timestamp"]),
+    )
+    text = dump_entry(entry)
+    reloaded, _problems = load_review(relative, text.encode("utf-8"))
+    if reloaded is None or signed_payload(reloaded.data) != signed_payload(entry):
+        raise AgentPolicyError(
+            "internal error: the entry does not read back identically",
+            "please report this with the agent file",
+        )
+    from agentpolicy.atomic import write_new
+
+    write_new(os.path.join(workdir, relative), text.encode("utf-8"))
+    return ApproveResult(relative, entry, signed, warnings)
+
+
+def _trust_root_target(worktree: Snapshot) -> tuple[str, str, str, str]:
+    from agentpolicy.trustroot import TRUST_ROOT, trust_digest, trust_version
+
+    digest = trust_digest(worktree)
+    return TRUST_ROOT, trust_version(digest), digest, "approve"
+
+
+def _agent_target(
+    request: ApproveRequest, repo: Any, worktree: Snapshot, config: Config, warnings: list[str]
+) -> tuple[str, str, str, str]:
+    """The agent's name, version, digest and the decision to record for it."""
+    from agentpolicy.digest import agent_digest
+
     decision = request.decision
     found = _find_agent(worktree, config, request.agent)
-    warnings: list[str] = []
     if found is None:
         found = _find_agent(repo.head_snapshot(), config, request.agent)
         if found is None:
@@ -84,36 +133,7 @@ def approve(request: ApproveRequest) -> ApproveResult:
             )
     _path, loaded = found
     data = loaded.document.data
-    name, email = _reviewer(request.reviewer, repo)
-    now = (request.now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    entry: dict[str, Any] = {
-        "apiVersion": "agentpolicy/v1",
-        "kind": "Review",
-        "agent": request.agent,
-        "version": str(data.get("version", "")),
-        "digest": agent_digest(data),
-        "decision": decision,
-        "reviewer": {"name": name, "email": email},
-        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    if request.note:
-        entry["note"] = request.note
-    signed = _sign(entry, request.key, repo, config, warnings, worktree)
-    relative = _free_path(
-        workdir,
-        entry_path(config.reviews, request.agent, entry["version"], email, entry["timestamp"]),
-    )
-    text = dump_entry(entry)
-    reloaded, _problems = load_review(relative, text.encode("utf-8"))
-    if reloaded is None or signed_payload(reloaded.data) != signed_payload(entry):
-        raise AgentPolicyError(
-            "internal error: the entry does not read back identically",
-            "please report this with the agent file",
-        )
-    from agentpolicy.atomic import write_new
-
-    write_new(os.path.join(workdir, relative), text.encode("utf-8"))
-    return ApproveResult(relative, entry, signed, warnings)
+    return request.agent, str(data.get("version", "")), agent_digest(data), decision
 
 
 def _reviewer(spec: str | None, repo: Any) -> tuple[str, str]:
@@ -137,7 +157,7 @@ def _reviewer(spec: str | None, repo: Any) -> tuple[str, str]:
 def _signing_key(explicit: str | None, repo: Any) -> tuple[str | None, bool, str | None]:
     """(key path, key is in ssh-agent, temporary file to remove) from --key or git's config."""
     if explicit:
-        return explicit, explicit.endswith(".pub"), None
+        return explicit, _only_in_agent(explicit), None
     if (repo.config_value("gpg.format") or "").lower() != "ssh":
         return None, False, None
     value = repo.config_value("user.signingkey")
@@ -152,7 +172,12 @@ def _signing_key(explicit: str | None, repo: Any) -> tuple[str | None, bool, str
             stream.write(literal + "\n")
         return temporary, True, temporary
     path = os.path.expanduser(value)
-    return path, path.endswith(".pub"), None
+    return path, _only_in_agent(path), None
+
+
+def _only_in_agent(path: str) -> bool:
+    """A .pub with no private key beside it: ssh-keygen must be told to ask ssh-agent (-U)."""
+    return path.endswith(".pub") and not os.path.exists(path.removesuffix(".pub"))
 
 
 def _sign(

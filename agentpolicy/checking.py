@@ -86,7 +86,8 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
 
 
 def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: AuthorsOf) -> CheckResult:
-    from agentpolicy.gate import Gate, ReviewSet
+    from agentpolicy.gate import Gate
+    from agentpolicy.reviewset import ReviewSet
     from agentpolicy.signing import make_verifier
 
     notes: list[str] = []
@@ -113,7 +114,10 @@ def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: Aut
     known = _names(loaded_after.values()) | set(before_states)
     reviews = ReviewSet(before, after, config)
     gate = Gate(config, reviews, make_verifier(config, before, after, notes), authors)
-    gate.run(changes, known)
+    from agentpolicy.trustroot import trust_subject
+
+    trust = trust_subject(before, after, config)
+    gate.run(changes, known, [trust] if trust else [])
     from agentpolicy.policy import apply_overrides
 
     findings = apply_overrides([*findings, *gate.findings], config)

@@ -150,7 +150,12 @@ def _pushed_range() -> tuple[str | None, str]:
 
 
 @main.command()
-@click.argument("agent")
+@click.argument("agent", required=False)
+@click.option(
+    "--trust-root",
+    is_flag=True,
+    help="Approve the working tree's .agentpolicy.yaml and allowed/revoked signers instead of an agent.",
+)
 @click.option(
     "--reviewer",
     metavar='"NAME <EMAIL>"',
@@ -171,13 +176,23 @@ def _pushed_range() -> tuple[str | None, str]:
     help="SSH key to sign with (a private key, or a .pub whose private half is in ssh-agent). "
     "Default: git's user.signingkey when gpg.format is ssh.",
 )
-def approve(agent: str, reviewer: str | None, decision: str, note: str | None, key: str | None) -> None:
+def approve(
+    agent: str | None,
+    trust_root: bool,
+    reviewer: str | None,
+    decision: str,
+    note: str | None,
+    key: str | None,
+) -> None:
     """Record a signed review of AGENT's current content in the reviews folder.
 
     The entry binds the agent's name, version and a digest of its governed
     content (name, version, stage, owner, autonomy, undo, change_control), so
     it counts for exactly that content. Nothing is staged or committed: add the
     printed file to the commit that makes the change.
+
+    A change to .agentpolicy.yaml or to the signers files is approved the same
+    way, by a signer who is already trusted: agentpolicy approve --trust-root.
 
     \b
     Example:
@@ -188,8 +203,17 @@ def approve(agent: str, reviewer: str | None, decision: str, note: str | None, k
         from agentpolicy.approving import ApproveRequest
         from agentpolicy.approving import approve as write_approval
 
+        if bool(agent) == trust_root:
+            raise click.UsageError("name one AGENT to approve, or pass --trust-root (not both)")
         result = write_approval(
-            ApproveRequest(agent=agent, reviewer=reviewer, decision=decision, note=note, key=key)
+            ApproveRequest(
+                agent=agent or "",
+                reviewer=reviewer,
+                decision=decision,
+                note=note,
+                key=key,
+                trust_root=trust_root,
+            )
         )
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agentpolicy.changes import AgentChange
-
 if TYPE_CHECKING:
     from agentpolicy.gitrepo import Identity, Repo
 
@@ -16,7 +14,7 @@ class UserAuthors:
     def __init__(self, identity: Identity | None) -> None:
         self.emails = {identity.email} if identity else set()
 
-    def __call__(self, change: AgentChange) -> set[str]:
+    def __call__(self, paths: set[str]) -> set[str]:
         return set(self.emails)
 
 
@@ -35,8 +33,7 @@ class RangeAuthors:
             ]
         return self._touches
 
-    def __call__(self, change: AgentChange) -> set[str]:
-        paths = {state.path for state in (change.before, change.after) if state is not None}
+    def __call__(self, paths: set[str]) -> set[str]:
         emails: set[str] = set()
         for people, touched in self._commits():
             if paths & touched:
