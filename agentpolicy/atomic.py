@@ -9,6 +9,20 @@ import tempfile
 from agentpolicy.errors import WriteError
 
 
+def replace_file(path: str, data: bytes) -> None:
+    """Write a report the user asked for: complete or not at all (temporary file, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".agentpolicy-", suffix=".tmp", dir=folder)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise WriteError(
+            f"cannot write {path}: {exc.strerror}", "check the folder and free space", path=path
+        ) from exc
+
+
 def write_new(path: str, data: bytes) -> None:
     """Create ``path`` with ``data`` atomically; refuse if it exists.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from agentpolicy.digest import agent_digest, governed_content
@@ -39,7 +40,7 @@ class AgentState:
         data: dict[str, Any] = self.document.data
         return data
 
-    @property
+    @cached_property
     def digest(self) -> str:
         return agent_digest(self.data)
 
@@ -171,6 +172,28 @@ def compare(name: str, before: AgentState | None, after: AgentState | None) -> A
     if before.path != after.path:
         change.kinds.append(MOVED)
     return change
+
+
+_SIGNIFICANCE = (
+    CREATED,
+    DELETED,
+    RETIRED,
+    EXPANDED,
+    NARROWED,
+    BOUNDARY,
+    STAGE,
+    OWNER,
+    VERSION,
+    UNDO,
+    CHANGE_CONTROL,
+    MOVED,
+    OTHER,
+)
+
+
+def primary_kind(kinds: list[str]) -> str:
+    """The one word that best names a change, for one-line summaries."""
+    return min(kinds, key=_SIGNIFICANCE.index) if kinds else OTHER
 
 
 def diff_agents(before: dict[str, AgentState], after: dict[str, AgentState]) -> list[AgentChange]:

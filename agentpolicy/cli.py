@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -267,3 +268,135 @@ def rules(fmt: str) -> None:
             click.echo(f"       {rule.description}")
             click.echo(f"       fix: {rule.hint}")
             click.echo(f"       from: {rule.source}")
+
+
+def _date(value: str | None, flag: str) -> Any:
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD or an ISO time", param_hint=flag
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        from agentpolicy.atomic import replace_file
+
+        replace_file(output, text.encode("utf-8"))
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("agents", nargs=-1)
+@click.option(
+    "--rev",
+    default="HEAD",
+    show_default=True,
+    metavar="REV|A..B",
+    help="Walk the history of REV, or only the commits of the range A..B.",
+)
+@click.option("--since", metavar="DATE", help="Only events on or after DATE (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Only events on or before DATE.")
+@click.option("--unapproved-only", is_flag=True, help="List only events without a valid approval.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any listed event is unapproved (for a nightly job).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "markdown", "html"]),
+    default=None,
+    help="Output format (default: table on a terminal, json otherwise).",
+)
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of standard output.")
+def audit(
+    agents: tuple[str, ...],
+    rev: str,
+    since: str | None,
+    until: str | None,
+    unapproved_only: bool,
+    strict: bool,
+    fmt: str | None,
+    output: str | None,
+) -> None:
+    """List every approval ever given, and every governed change that slipped through.
+
+    Walks the first-parent history of the branch, offline, and lists each
+    governed change of each agent (created, version, autonomy expanded or
+    narrowed, owner, stage, retired, deleted) with its commit, date, author and
+    the review entries that approve exactly that content. Signatures are
+    checked against the allowed signers in force at each commit, at that
+    commit's date. An approval added after the change (before the content
+    changed again) shows as "approved later".
+
+    \b
+    agentpolicy audit                             everything on this branch
+    agentpolicy audit billing-cycle --since 2026-01-01
+    agentpolicy audit --unapproved-only --strict  a nightly compliance job
+    agentpolicy audit --format html -o report.html
+    """
+    with error_handler():
+        from agentpolicy.audit import AuditRequest, run_audit
+        from agentpolicy.report.audit_report import render_audit
+
+        chosen = fmt or ("table" if sys.stdout.isatty() and not output else "json")
+        progress = (
+            (lambda n: click.echo(f"\r  {n} commits read...", err=True, nl=False))
+            if sys.stderr.isatty()
+            else None
+        )
+        result = run_audit(
+            AuditRequest(
+                agents=agents,
+                rev=rev,
+                since=_date(since, "--since"),
+                until=_date(until, "--until"),
+                unapproved_only=unapproved_only,
+                progress=progress,
+            )
+        )
+        if progress:
+            click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+        board = None
+        if chosen == "html":
+            from agentpolicy.status import run_status
+
+            board = run_status(rev=rev.partition("..")[2] or rev if ".." in rev else rev)
+        _emit(render_audit(result, chosen, board), output)
+        sys.exit(1 if strict and result.unapproved else 0)
+
+
+@main.command()
+@click.option("--rev", default="HEAD", show_default=True, help="The revision whose agents to show.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "markdown"]),
+    default=None,
+    help="Output format (default: table on a terminal, json otherwise).",
+)
+@click.option("--output", "-o", metavar="FILE", help="Write the board to FILE instead of standard output.")
+def status(rev: str, fmt: str | None, output: str | None) -> None:
+    """One line per agent: stage, version, owner, approval, and the questions still open.
+
+    The board a team looks at to see what stands between each agent and
+    production. "approved" means a valid, signed review entry for exactly the
+    agent's current content is in the tree.
+    """
+    with error_handler():
+        from agentpolicy.report.audit_report import render_rows
+        from agentpolicy.status import STATUS_HEADERS, run_status
+
+        chosen = fmt or ("table" if sys.stdout.isatty() and not output else "json")
+        board = run_status(rev=rev)
+        payload = {"format_version": 1, "agents": [entry.to_json() for entry in board]}
+        if not board and chosen == "table":
+            _emit("No agents found.\n", output)
+            return
+        _emit(render_rows(STATUS_HEADERS, [entry.row() for entry in board], chosen, payload), output)

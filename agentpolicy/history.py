@@ -1,0 +1,154 @@
+"""Streaming walk of a branch's history for the audit (pygit2).
+
+Only what changed is read: a commit whose watched subtrees (agents, reviews,
+config) have the same tree ids as its parent's is passed over without a diff,
+and each blob is handed out once per id so callers can cache what they parse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentpolicy.errors import GitError
+from agentpolicy.gitrepo import Repo
+
+
+@dataclass(frozen=True)
+class FileDelta:
+    old_path: str | None
+    old_id: str | None
+    new_path: str | None
+    new_id: str | None
+
+
+@dataclass
+class CommitStep:
+    """One walked commit and what it changed under the watched folders."""
+
+    id: str
+    date: dt.datetime
+    author: str
+    deltas: list[FileDelta] = field(default_factory=list)
+    cut: bool = False  # a shallow clone's boundary: its parents are not in the repository
+    root: bool = False
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _person(signature: Any) -> str:
+    name = _decode(getattr(signature, "raw_name", None) or signature.name)
+    email = _decode(getattr(signature, "raw_email", None) or signature.email)
+    return f"{name} <{email}>"
+
+
+class History:
+    def __init__(self, repo: Repo, folders: list[str]) -> None:
+        import pygit2
+
+        self.repo = repo
+        self.git = repo.repo
+        self.folders = sorted({folder.strip("/") for folder in folders if folder.strip("/")})
+        self._pygit2 = pygit2
+        pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, 4096)
+        self.shallow = self._shallow_ids()
+
+    def _shallow_ids(self) -> set[str]:
+        path = os.path.join(self.git.path, "shallow")
+        try:
+            with open(path, encoding="ascii") as handle:
+                return {line.strip() for line in handle if line.strip()}
+        except FileNotFoundError:
+            return set()
+
+    def commits(self, head: str, hide: str | None, first_parent: bool) -> Iterator[Any]:
+        sort = self._pygit2.enums.SortMode
+        walker = self.git.walk(head, sort.TOPOLOGICAL | sort.REVERSE)
+        if first_parent:
+            walker.simplify_first_parent()
+        if hide:
+            walker.hide(hide)
+        yield from walker
+
+    def _entry_id(self, tree: Any, path: str) -> str | None:
+        try:
+            return str(tree[path].id)
+        except KeyError:
+            return None
+
+    def _fingerprint(self, tree: Any) -> tuple[str | None, ...]:
+        return tuple(self._entry_id(tree, folder) for folder in self.folders)
+
+    def steps(self, head: str, hide: str | None = None, first_parent: bool = True) -> Iterator[CommitStep]:
+        try:
+            for commit in self.commits(head, hide, first_parent):
+                yield self._step(commit)
+        except self._pygit2.GitError as exc:
+            raise GitError(f"cannot read history: {exc}", "check that the repository is intact") from exc
+
+    def _step(self, commit: Any) -> CommitStep:
+        step = CommitStep(
+            id=str(commit.id),
+            date=dt.datetime.fromtimestamp(commit.author.time, dt.UTC),
+            author=_person(commit.author),
+        )
+        commit_id = str(commit.id)
+        if commit_id in self.shallow:
+            step.cut = True
+        try:
+            parent = commit.parents[0] if commit.parent_ids else None
+        except (KeyError, self._pygit2.GitError):
+            parent, step.cut = None, True
+        if parent is None:
+            step.root = not step.cut
+            step.deltas = [FileDelta(None, None, path, blob) for path, blob in self.files(commit.tree)]
+            return step
+        if self._fingerprint(parent.tree) == self._fingerprint(commit.tree):
+            return step
+        diff = parent.tree.diff_to_tree(commit.tree)
+        diff.find_similar()
+        for delta in diff.deltas:
+            old_path, new_path = delta.old_file.path, delta.new_file.path
+            if not self._watched(old_path) and not self._watched(new_path):
+                continue
+            zero = delta.old_file.id.raw == b"\0" * 20
+            gone = delta.new_file.id.raw == b"\0" * 20
+            step.deltas.append(
+                FileDelta(
+                    None if zero else old_path,
+                    None if zero else str(delta.old_file.id),
+                    None if gone else new_path,
+                    None if gone else str(delta.new_file.id),
+                )
+            )
+        return step
+
+    def _watched(self, path: str) -> bool:
+        return any(path == folder or path.startswith(folder + "/") for folder in self.folders)
+
+    def files(self, tree: Any) -> Iterator[tuple[str, str]]:
+        for folder in self.folders:
+            try:
+                entry = tree[folder]
+            except KeyError:
+                continue
+            if entry.type_str == "tree":
+                yield from self._walk(self.git[entry.id], folder + "/")
+            elif entry.type_str == "blob":
+                yield folder, str(entry.id)
+
+    def _walk(self, tree: Any, prefix: str) -> Iterator[tuple[str, str]]:
+        for entry in tree:
+            if entry.type_str == "tree":
+                yield from self._walk(self.git[entry.id], prefix + entry.name + "/")
+            elif entry.type_str == "blob":
+                yield prefix + entry.name, str(entry.id)
+
+    def blob(self, blob_id: str) -> bytes:
+        data: bytes = self.git[blob_id].data
+        return data

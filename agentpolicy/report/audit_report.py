@@ -1,0 +1,149 @@
+"""Audit and status reporters: table (terminal), json, csv, markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import textwrap
+from typing import Any
+
+from agentpolicy import __version__
+from agentpolicy.audit import AuditEvent, AuditResult
+from agentpolicy.status import AgentStatus
+
+AUDIT_FORMATS = ("table", "json", "csv", "markdown", "html")
+
+
+def _reviewers(event: AuditEvent) -> str:
+    if not event.reviewers:
+        return "-"
+    return ", ".join(f"{r.name} <{r.email}>" for r in event.reviewers)
+
+
+def _status(event: AuditEvent) -> str:
+    if not event.approved:
+        return "UNAPPROVED"
+    return f"approved later ({event.approved_later_in[:8]})" if event.approved_later_in else "approved"
+
+
+def _rows(result: AuditResult) -> list[list[str]]:
+    return [
+        [
+            event.date[:10],
+            event.commit[:8],
+            event.agent,
+            event.event,
+            event.version or "-",
+            _status(event),
+            _reviewers(event),
+        ]
+        for event in result.events
+    ]
+
+
+HEADERS = ["date", "commit", "agent", "event", "version", "status", "reviewers"]
+
+
+def _table(headers: list[str], rows: list[list[str]], width: int = 80) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    # keep within the terminal: the last column takes what is left and wraps
+    fixed = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    last = max(16, width - fixed)
+    lines = [
+        "  ".join(h.ljust(w) for h, w in zip(headers[:-1], widths[:-1], strict=True)) + "  " + headers[-1]
+    ]
+    for row in rows:
+        head = "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=True))
+        tail = row[-1]
+        chunks = textwrap.wrap(tail, last, break_long_words=False, break_on_hyphens=False) or [""]
+        lines.append(head + "  " + chunks[0])
+        lines.extend(" " * (fixed + 2) + chunk for chunk in chunks[1:])
+    return "\n".join(lines)
+
+
+def render_audit(result: AuditResult, fmt: str, board: list[AgentStatus] | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(audit_json(result), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return _csv(
+            [*HEADERS, "commit_full", "approved"],
+            [
+                [*row, event.commit, str(event.approved).lower()]
+                for row, event in zip(_rows(result), result.events, strict=True)
+            ],
+        )
+    if fmt == "markdown":
+        return _markdown(result)
+    if fmt == "html":
+        from agentpolicy.report.html_report import render_html
+
+        return render_html(result, board)
+    lines = [_table(HEADERS, _rows(result))] if result.events else ["No governed changes found."]
+    lines += [f"note: {note.commit[:8]} {note.message}".replace("note:  ", "note: ") for note in result.notes]
+    lines.append(_audit_summary(result))
+    return "\n".join(lines) + "\n"
+
+
+def _audit_summary(result: AuditResult) -> str:
+    unapproved = len(result.unapproved)
+    return (
+        f"{len(result.events)} governed change(s) in {result.commits_walked} commit(s); "
+        f"{unapproved} unapproved."
+    )
+
+
+def audit_json(result: AuditResult) -> dict[str, Any]:
+    return {
+        "format_version": 1,
+        "tool": {"name": "agentpolicy", "version": __version__},
+        "events": [event.to_json() for event in result.events],
+        "notes": [{"commit": note.commit or None, "message": note.message} for note in result.notes],
+        "summary": {
+            "events": len(result.events),
+            "unapproved": len(result.unapproved),
+            "commits_walked": result.commits_walked,
+        },
+    }
+
+
+def _csv(headers: list[str], rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _markdown(result: AuditResult) -> str:
+    parts = ["# Agent approval audit", "", _audit_summary(result), ""]
+    if result.events:
+        rows = [
+            [f"`{r[1]}`" if i == 1 else (f"**{c}**" if c == "UNAPPROVED" else c) for i, c in enumerate(r)]
+            for r in _rows(result)
+        ]
+        parts.append(_markdown_table(HEADERS, rows))
+    if result.notes:
+        parts += ["", "## Notes", ""] + [f"- `{n.commit[:8]}` {n.message}" for n in result.notes]
+    return "\n".join(parts) + "\n"
+
+
+def render_rows(headers: list[str], rows: list[list[str]], fmt: str, payload: Any) -> str:
+    """Shared by `status`: the same four formats over plain rows."""
+    if fmt == "json":
+        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return _csv(headers, rows)
+    if fmt == "markdown":
+        return _markdown_table(headers, rows) + "\n"
+    return _table(headers, rows) + "\n"
