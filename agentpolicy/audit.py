@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -140,6 +140,17 @@ class _Replay:
         return self._entry_cache[blob]
 
     # -- the replay ---------------------------------------------------------
+    def baseline(self, files: Iterable[tuple[str, str]]) -> None:
+        """Start a range from the state at its base: what is there already is not an event."""
+        self.files = dict(files)
+        self._reload_config()
+        self.agents = self._current_agents()
+        for path, blob in self.files.items():
+            if self._is_review(path):
+                entry = self._entry(path, blob)
+                if entry is not None:
+                    self.entries[path] = (entry, "")
+
     def apply(self, step: CommitStep) -> None:
         if step.cut:
             self.notes.append(
@@ -311,6 +322,8 @@ def run_audit(request: AuditRequest) -> AuditResult:
         folders.add(config.revoked_signers)
     history = History(repo, sorted(folders))
     replay = _Replay(history, load_config(None))
+    if hide:
+        replay.baseline(history.files(repo.repo[hide].tree))
     count = 0
     for step in history.steps(head, hide, first_parent=not request.all_parents):
         count += 1

@@ -79,10 +79,25 @@ def render_audit(result: AuditResult, fmt: str, board: list[AgentStatus] | None 
         from agentpolicy.report.html_report import render_html
 
         return render_html(result, board)
-    lines = [_table(HEADERS, _rows(result))] if result.events else ["No governed changes found."]
+    lines = [_event_table(result)] if result.events else ["No governed changes found."]
     lines += [f"note: {note.commit[:8]} {note.message}".replace("note:  ", "note: ") for note in result.notes]
     lines.append(_audit_summary(result))
     return "\n".join(lines) + "\n"
+
+
+def _event_table(result: AuditResult, width: int = 80) -> str:
+    """Aligned columns, with the reviewers on an indented line below, so it reads at 80 columns."""
+    rows = [row[:-1] for row in _rows(result)]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS[:-1])]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS[:-1], widths, strict=True)).rstrip()]
+    for row, event in zip(rows, result.events, strict=True):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if event.reviewers:
+            text = "by " + _reviewers(event)
+            lines += textwrap.wrap(
+                text, width, initial_indent=" " * 12, subsequent_indent=" " * 15, break_long_words=False
+            )
+    return "\n".join(lines)
 
 
 def _audit_summary(result: AuditResult) -> str:
