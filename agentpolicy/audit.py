@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentpolicy.changes import AgentState, compare, primary_kind
@@ -54,6 +54,7 @@ class AuditEvent:
     approved_later_in: str | None = None
     reviewers: list[ReviewerRecord] = field(default_factory=list)
     deleted: bool = False
+    side_branch: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class AuditEvent:
             "approved_later_in": self.approved_later_in,
             "approvals_required": self.approvals_required,
             "reviewers": [reviewer.to_json() for reviewer in self.reviewers],
+            "side_branch": self.side_branch,
         }
 
 
@@ -118,6 +120,9 @@ class _Replay:
         self._agent_cache: dict[str, AgentState | None] = {}
         self._entry_cache: dict[str, ReviewEntry | None] = {}
         self._verdicts: dict[tuple[str, str], str] = {}
+        self._dates: dict[str, dt.datetime] = {}
+        self._by_path: dict[str, AgentState] = {}
+        self._paths_by_name: dict[str, set[str]] = {}
 
     # -- parsing, once per blob ---------------------------------------------
     def _agent(self, path: str, blob: str) -> AgentState | None:
@@ -130,7 +135,7 @@ class _Replay:
             )
         state = self._agent_cache[blob]
         if state is not None and state.path != path:  # the same content, moved
-            state = AgentState(state.name, replace(state.document, path=path))
+            state = AgentState(state.name, state.document.moved_to(path))
         return state
 
     def _entry(self, path: str, blob: str) -> ReviewEntry | None:
@@ -152,6 +157,7 @@ class _Replay:
                     self.entries[path] = (entry, "")
 
     def apply(self, step: CommitStep) -> None:
+        self._dates[step.id] = step.date
         if step.cut:
             self.notes.append(
                 AuditNote(
@@ -161,34 +167,88 @@ class _Replay:
                     "taken as a starting point, not as events",
                 )
             )
-        before_agents = dict(self.agents)
-        touched: set[str] = set()
+        config_changed = False
         for delta in step.deltas:
             if delta.old_path:
                 self.files.pop(delta.old_path, None)
             if delta.new_path and delta.new_id:
                 self.files[delta.new_path] = delta.new_id
-            for path in (delta.old_path, delta.new_path):
-                if path and path == CONFIG_PATH:
-                    self._reload_config()
-        agent_paths = {p for d in step.deltas for p in (d.old_path, d.new_path) if p and self._is_agent(p)}
-        review_deltas = [d for d in step.deltas if self._is_review(d.old_path) or self._is_review(d.new_path)]
-        if agent_paths:
+            config_changed |= CONFIG_PATH in (delta.old_path, delta.new_path)
+        if config_changed:
+            self._reload_config()
+        before_agents = dict(self.agents)
+        if config_changed:  # the globs may have changed: rebuild what counts as an agent
             self.agents = self._current_agents()
-            for name in set(before_agents) | set(self.agents):
-                if _identity(before_agents.get(name)) != _identity(self.agents.get(name)):
-                    touched.add(name)
-        for delta in review_deltas:
-            self._review_delta(step, delta)
+            names = set(before_agents) | set(self.agents)
+        else:
+            names = self._update_agents(step)
+        touched = {
+            name for name in names if _identity(before_agents.get(name)) != _identity(self.agents.get(name))
+        }
+        reviewed: set[str] = set()
+        for delta in step.deltas:
+            if self._is_review(delta.old_path) or self._is_review(delta.new_path):
+                reviewed |= self._review_delta(step, delta)
         if step.cut:
             return
         for name in sorted(touched):
             change = compare(name, before_agents.get(name), self.agents.get(name))
-            if change is None or not change.governed:
+            if change is not None and change.governed:
+                self._event(step, change)
+                reviewed.add(name)
+        # An event's approval can only change when it is new or when entries for its agent arrive.
+        for name in sorted(reviewed & set(self.open_events)):
+            event = self.open_events[name]
+            if self._judge(event, step, self.entries, self.files, self.config):
+                del self.open_events[name]
+
+    def _update_agents(self, step: CommitStep) -> set[str]:
+        """Re-read only the agent files this commit changed; return the names they concern."""
+        names: set[str] = set()
+        for delta in step.deltas:
+            for path in (delta.old_path, delta.new_path):
+                if path and self._is_agent(path):
+                    old = self._by_path.pop(path, None)
+                    if old is not None:
+                        names.add(old.name)
+                        self._paths_by_name[old.name].discard(path)
+        for delta in step.deltas:
+            if delta.new_path and delta.new_id and self._is_agent(delta.new_path):
+                state = self._agent(delta.new_path, delta.new_id)
+                if state is not None:
+                    self._by_path[delta.new_path] = state
+                    self._paths_by_name.setdefault(state.name, set()).add(delta.new_path)
+                    names.add(state.name)
+        for name in names:
+            paths = sorted(self._paths_by_name.get(name, ()))
+            if paths:
+                self.agents[name] = self._by_path[paths[0]]
+            else:
+                self.agents.pop(name, None)
+        return names
+
+    def apply_side(self, step: CommitStep) -> None:
+        """A commit on a merged side branch: judged on its own tree, apart from the main line."""
+        if step.parent_id is None:
+            return
+        self._dates[step.id] = step.date
+        files = self.history.files_at(step.id)
+        before = self._agents_in(self.history.files_at(step.parent_id))
+        after = self._agents_in(files)
+        entries = {
+            path: (entry, step.id)
+            for path, blob in files.items()
+            if self._is_review(path) and (entry := self._entry(path, blob)) is not None
+        }
+        for name in sorted(set(before) | set(after)):
+            if _identity(before.get(name)) == _identity(after.get(name)):
                 continue
-            self._event(step, change)
-        for event in list(self.open_events.values()):
-            self._judge(event, step)
+            change = compare(name, before.get(name), after.get(name))
+            if change is not None and change.governed:
+                event = self._new_event(step, change)
+                event.side_branch = True
+                self.events.append(event)
+                self._judge(event, step, entries, files, self.config)
 
     def _reload_config(self) -> None:
         blob = self.files.get(CONFIG_PATH)
@@ -203,33 +263,51 @@ class _Replay:
         return bool(path) and str(path).startswith(self.config.reviews_prefix)
 
     def _current_agents(self) -> dict[str, AgentState]:
+        self._by_path = {
+            path: state
+            for path, blob in self.files.items()
+            if self._is_agent(path) and (state := self._agent(path, blob)) is not None
+        }
+        self._paths_by_name = {}
+        for path, state in self._by_path.items():
+            self._paths_by_name.setdefault(state.name, set()).add(path)
+        return self._agents_in(self.files)
+
+    def _agents_in(self, files: dict[str, str]) -> dict[str, AgentState]:
         agents: dict[str, AgentState] = {}
-        for path in sorted(self.files):
+        for path in sorted(files):
             if self._is_agent(path):
-                state = self._agent(path, self.files[path])
+                state = self._agent(path, files[path])
                 if state is not None and state.name not in agents:
                     agents[state.name] = state
         return agents
 
-    def _review_delta(self, step: CommitStep, delta: Any) -> None:
-        if delta.old_path and delta.old_path in self.entries and not step.cut:
+    def _review_delta(self, step: CommitStep, delta: Any) -> set[str]:
+        """Apply one change under the reviews folder; return the agents whose entries arrived."""
+        if delta.old_path and delta.old_path in self.entries:
             entry, _added = self.entries.pop(delta.old_path)
-            how = "edited" if delta.new_path == delta.old_path else "deleted"
-            self.notes.append(
-                AuditNote(
-                    step.id,
-                    f"review entry {delta.old_path} ({entry.reviewer}, "
-                    f"{entry.agent} {entry.version}) was {how}",
+            if not step.cut:
+                how = "edited" if delta.new_path == delta.old_path else "deleted"
+                self.notes.append(
+                    AuditNote(
+                        step.id,
+                        f"review entry {delta.old_path} ({entry.reviewer}, "
+                        f"{entry.agent} {entry.version}) was {how}",
+                    )
                 )
-            )
-        elif delta.old_path:
-            self.entries.pop(delta.old_path, None)
         if delta.new_path and delta.new_id:
             added = self._entry(delta.new_path, delta.new_id)
             if added is not None:
                 self.entries[delta.new_path] = (added, step.id)
+                return {added.agent}
+        return set()
 
     def _event(self, step: CommitStep, change: Any) -> None:
+        event = self._new_event(step, change)
+        self.events.append(event)
+        self.open_events[change.name] = event  # an unapproved earlier event stays unapproved
+
+    def _new_event(self, step: CommitStep, change: Any) -> AuditEvent:
         target = change.after or change.before
         required = 1
         control = target.data.get("change_control")
@@ -249,16 +327,22 @@ class _Replay:
             approvals_required=required,
         )
         event.deleted = change.after is None
-        self.events.append(event)
-        self.open_events[change.name] = event  # an unapproved earlier event stays unapproved
+        return event
 
-    def _judge(self, event: AuditEvent, step: CommitStep) -> None:
+    def _judge(
+        self,
+        event: AuditEvent,
+        step: CommitStep,
+        entries: dict[str, tuple[ReviewEntry, str]],
+        files: dict[str, str],
+        config: Config,
+    ) -> bool:
         decisions = {"retire"} if event.deleted else {"approve", "retire"}
         reviewers: dict[str, ReviewerRecord] = {}
-        for path, (entry, added_in) in sorted(self.entries.items()):
+        for path, (entry, added_in) in sorted(entries.items()):
             if entry.agent != event.agent or entry.digest != event.digest or entry.decision not in decisions:
                 continue
-            signature = self._signature(entry, added_in, step)
+            signature = self._signature(entry, added_in, step, files, config)
             record = ReviewerRecord(
                 entry.reviewer_name,
                 entry.reviewer_email,
@@ -270,30 +354,35 @@ class _Replay:
             )
             if signature in ("valid", "unsigned (accepted)"):
                 reviewers.setdefault(entry.reviewer_email.lower(), record)
-        if len(reviewers) >= event.approvals_required and not event.approved:
-            event.approved = True
-            event.reviewers = list(reviewers.values())
-            if step.id != event.commit:
-                event.approved_later_in = step.id
-            self.open_events.pop(event.agent, None)
+        if len(reviewers) < event.approvals_required or event.approved:
+            return False
+        event.approved = True
+        event.reviewers = list(reviewers.values())
+        if step.id != event.commit:
+            event.approved_later_in = step.id
+        return True
 
-    def _signature(self, entry: ReviewEntry, added_in: str, step: CommitStep) -> str:
+    def _signature(
+        self, entry: ReviewEntry, added_in: str, step: CommitStep, files: dict[str, str], config: Config
+    ) -> str:
         key = (entry.path, added_in)
         if key not in self._verdicts:
-            self._verdicts[key] = self._verify(entry, step)
+            when = self._dates.get(added_in, step.date)
+            self._verdicts[key] = self._verify(entry, when, files, config)
         return self._verdicts[key]
 
-    def _verify(self, entry: ReviewEntry, step: CommitStep) -> str:
+    def _verify(self, entry: ReviewEntry, when: dt.datetime, files: dict[str, str], config: Config) -> str:
+        """The verdict with the signers in force at the commit that added it, at that commit's date."""
         from agentpolicy.signing import TrustRoot
 
-        allowed_blob = self.files.get(self.config.allowed_signers)
-        revoked_blob = self.files.get(self.config.revoked_signers) if self.config.revoked_signers else None
+        allowed_blob = files.get(config.allowed_signers)
+        revoked_blob = files.get(config.revoked_signers) if config.revoked_signers else None
         root = TrustRoot(
-            self.config,
+            config,
             self.history.blob(allowed_blob) if allowed_blob else None,
             self.history.blob(revoked_blob) if revoked_blob else None,
         )
-        verdict = root.verdict(entry, at=step.date)
+        verdict = root.verdict(entry, at=when)
         if verdict.ok:
             return "unsigned (accepted)" if verdict.message else "valid"
         return f"invalid: {verdict.message}"
@@ -327,7 +416,10 @@ def run_audit(request: AuditRequest) -> AuditResult:
     count = 0
     for step in history.steps(head, hide, first_parent=not request.all_parents):
         count += 1
-        replay.apply(step)
+        if step.side:
+            replay.apply_side(step)
+        else:
+            replay.apply(step)
         if request.progress and count % 500 == 0:
             request.progress(count)
     events = [event for event in replay.events if _selected(event, request)]

@@ -308,6 +308,11 @@ def _emit(text: str, output: str | None) -> None:
 @click.option("--unapproved-only", is_flag=True, help="List only events without a valid approval.")
 @click.option("--strict", is_flag=True, help="Exit 1 if any listed event is unapproved (for a nightly job).")
 @click.option(
+    "--all-parents",
+    is_flag=True,
+    help="Also list the changes made on merged side branches, each judged on its own tree.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "json", "csv", "markdown", "html"]),
@@ -322,6 +327,7 @@ def audit(
     until: str | None,
     unapproved_only: bool,
     strict: bool,
+    all_parents: bool,
     fmt: str | None,
     output: str | None,
 ) -> None:
@@ -358,6 +364,7 @@ def audit(
                 since=_date(since, "--since"),
                 until=_date(until, "--until"),
                 unapproved_only=unapproved_only,
+                all_parents=all_parents,
                 progress=progress,
             )
         )

@@ -35,6 +35,8 @@ class CommitStep:
     deltas: list[FileDelta] = field(default_factory=list)
     cut: bool = False  # a shallow clone's boundary: its parents are not in the repository
     root: bool = False
+    side: bool = False  # not on the first-parent line (only walked with --all-parents)
+    parent_id: str | None = None
 
 
 def _decode(value: bytes | str) -> str:
@@ -86,10 +88,19 @@ class History:
 
     def steps(self, head: str, hide: str | None = None, first_parent: bool = True) -> Iterator[CommitStep]:
         try:
+            mainline = None if first_parent else self._first_parent_ids(head, hide)
             for commit in self.commits(head, hide, first_parent):
-                yield self._step(commit)
+                step = self._step(commit)
+                step.side = mainline is not None and step.id not in mainline
+                yield step
         except self._pygit2.GitError as exc:
             raise GitError(f"cannot read history: {exc}", "check that the repository is intact") from exc
+
+    def _first_parent_ids(self, head: str, hide: str | None) -> set[str]:
+        return {str(commit.id) for commit in self.commits(head, hide, first_parent=True)}
+
+    def files_at(self, commit_id: str) -> dict[str, str]:
+        return dict(self.files(self.git[commit_id].tree))
 
     def _step(self, commit: Any) -> CommitStep:
         step = CommitStep(
@@ -104,6 +115,8 @@ class History:
             parent = commit.parents[0] if commit.parent_ids else None
         except (KeyError, self._pygit2.GitError):
             parent, step.cut = None, True
+        if parent is not None:
+            step.parent_id = str(parent.id)
         if parent is None:
             step.root = not step.cut
             step.deltas = [FileDelta(None, None, path, blob) for path, blob in self.files(commit.tree)]

@@ -8,11 +8,11 @@ data ourselves, refusing everything a policy file has no business containing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from agentpolicy.model import ERROR, Document, Finding, JsonPath, LoadResult
+from agentpolicy.model import ERROR, Document, Finding, JsonPath, LoadResult, Position
 
 try:  # the C parser is ~10x faster; the pure one behaves the same
     from yaml import CSafeLoader as _Loader
@@ -64,8 +64,12 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 
 
 class _Builder:
-    def __init__(self, document: Document) -> None:
-        self.document = document
+    """The strict, positional path: every refusal gets a line and a column."""
+
+    def __init__(self) -> None:
+        self.positions: dict[JsonPath, Position] = {}
+        self.key_positions: dict[JsonPath, Position] = {}
+        self.raw_scalars: dict[JsonPath, str] = {}
         self.seen: set[int] = set()
 
     def build(self, node: yaml.Node, path: JsonPath, depth: int) -> Any:
@@ -85,10 +89,10 @@ class _Builder:
                 line,
                 col,
             )
-        self.document.positions[path] = (line, col)
+        self.positions[path] = (line, col)
         if isinstance(node, yaml.ScalarNode):
             if not node.style:  # plain (unquoted): the C and pure loaders differ here
-                self.document.raw_scalars[path] = node.value
+                self.raw_scalars[path] = node.value
             return _scalar(node)
         if isinstance(node, yaml.SequenceNode):
             self._check_tag(node, _T + "seq")
@@ -138,7 +142,7 @@ class _Builder:
                     RULE_DUPLICATE,
                 )
             first_seen[key] = line
-            self.document.key_positions[(*path, key)] = (line, col)
+            self.key_positions[(*path, key)] = (line, col)
             result[key] = self.build(value_node, (*path, key), depth + 1)
         return result
 
@@ -174,9 +178,76 @@ def _decode(raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
+class _FastLoader(_Loader):
+    """PyYAML's own (C-parsed) construction, restricted to plain types and refusing aliases,
+    duplicate keys and non-string keys. Anything it does not like falls back to the
+    positional path, which then explains the problem; it never accepts more."""
+
+    yaml_constructors: ClassVar[dict[Any, Any]] = {
+        tag: yaml.SafeLoader.yaml_constructors[tag] for tag in (*_PLAIN_TAGS, _T + "seq", _T + "map")
+    }
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise _Fallback
+        return super().construct_object(node, deep=deep)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag != _T + "str" or key_node.value in mapping:
+                raise _Fallback
+            mapping[key_node.value] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_float(node)
+        if value != value:  # NaN: kept as its text, as the positional path does
+            raise _Fallback
+        return value
+
+
+_FastLoader.yaml_constructors[_T + "float"] = _FastLoader.construct_yaml_float
+# Without a None entry PyYAML would build any unknown tag as a plain scalar.
+_FastLoader.yaml_constructors[None] = yaml.constructor.SafeConstructor.construct_undefined
+_FastLoader.yaml_multi_constructors = {}
+
+
+class _Fallback(Exception):
+    pass
+
+
+def _fast(text: str) -> Any:
+    loader = _FastLoader(text)
+    try:
+        return loader.get_single_data()
+    except (_Fallback, yaml.YAMLError, RecursionError, ValueError, TypeError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def locate(text: str) -> tuple[dict[JsonPath, Position], dict[JsonPath, Position], dict[JsonPath, str]]:
+    """Positions of every node of a document that already loaded cleanly."""
+    builder = _Builder()
+    nodes = _compose_all(text)
+    if nodes:
+        builder.build(nodes[0], (), 0)
+    return builder.positions, builder.key_positions, builder.raw_scalars
+
+
+def _depth_ok(value: Any, depth: int = 0) -> bool:
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(_depth_ok(item, depth + 1) for item in value.values())
+    if isinstance(value, list):
+        return all(_depth_ok(item, depth + 1) for item in value)
+    return True
+
+
 def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> LoadResult:
     """Turn ``raw`` into a :class:`Document`, or into findings that say why not."""
-    document = Document(path=path, data=None)
     try:
         if len(raw) > max_bytes:
             raise _Refused(
@@ -186,6 +257,9 @@ def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> LoadResul
                 1,
             )
         text = _decode(raw)
+        data = _fast(text)
+        if data is not None and _depth_ok(data):
+            return LoadResult(Document(path, data, text))
         nodes = _compose_all(text)
         if not nodes:
             raise _Refused(
@@ -202,7 +276,11 @@ def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> LoadResul
                 line,
                 col,
             )
-        document.data = _Builder(document).build(nodes[0], (), 0)
+        builder = _Builder()
+        document = Document(path, builder.build(nodes[0], (), 0))
+        document._positions = builder.positions
+        document._key_positions = builder.key_positions
+        document._raw_scalars = builder.raw_scalars
     except _Refused as refused:
         return LoadResult(None, [_finding(path, refused)])
     return LoadResult(document)

@@ -212,3 +212,21 @@ def test_the_html_report_renders_offline_in_chromium(history: GitRepo, tmp_path:
     assert "UNAPPROVED" in dom
     assert "autonomy expanded" in dom and "created" in dom
     assert "Anna Nowak" in dom
+
+
+def test_all_parents_also_lists_side_branch_changes(repo: GitRepo, keys: dict[str, Key]) -> None:
+    guarded_repo(repo, keys)
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING.replace("1.5.0", "1.4.5"))
+    side = repo.commit("intermediate, never reviewed")
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    assert approve(repo, keys["rev"]).code == 0
+    repo.commit("final, reviewed")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "--no-edit", "feature")
+    first_parent = audit(repo)["events"]
+    assert [(e["version"], e["approved"]) for e in first_parent] == [("1.4.0", True), ("1.5.0", True)]
+    everything = audit(repo, "--all-parents")["events"]
+    side_events = [e for e in everything if e["side_branch"]]
+    assert next((e["commit"], e["version"], e["approved"]) for e in side_events) == (side, "1.4.5", False)
+    assert [(e["version"], e["approved"]) for e in side_events][1] == ("1.5.0", True)
