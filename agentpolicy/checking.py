@@ -7,14 +7,13 @@ HEAD (the pre-commit hook), and merge-base(base, head) vs head (pull requests).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agentpolicy.changes import AgentChange, AgentState, diff_agents
 from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.model import Document, LoadResult
-from agentpolicy.policy import check_files, check_loaded, load_agent
+from agentpolicy.policy import agent_names, check_files, check_loaded, load_agent
 from agentpolicy.result import CheckResult
 from agentpolicy.snapshot import EmptySnapshot, FileEntry, Snapshot
 
@@ -32,6 +31,7 @@ class CheckRequest:
     base: str | None = None
     head: str = "HEAD"
     start: str = "."
+    base_fallbacks: tuple[str, ...] = ()
 
 
 def find_worktree_config(start: str) -> tuple[bytes | None, str]:
@@ -57,8 +57,8 @@ def run_check(request: CheckRequest) -> CheckResult:
     if request.mode == PATHS:
         raw, where = find_worktree_config(request.start)
         config = load_config(raw, os.path.relpath(where))
-        findings, count = check_files(request.paths, config)
-        return CheckResult(PATHS, findings, count)
+        findings, results = check_files(request.paths, config)
+        return CheckResult(PATHS, findings, len(results), agents=agent_names(results))
     from agentpolicy.gitrepo import Repo
 
     repo = Repo(request.start)
@@ -73,7 +73,7 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
         head = repo.resolve(request.head)
         if request.base is None:  # a pushed branch with no history on the remote yet
             return EmptySnapshot(), repo.revision_snapshot(head, request.head), RangeAuthors(repo, None, head)
-        base = repo.resolve(request.base)
+        base = _first_resolvable(repo, (request.base, *request.base_fallbacks))
         merge_base = repo.merge_base(base, head)
         return (
             repo.revision_snapshot(merge_base, f"merge base {merge_base[:12]}"),
@@ -83,6 +83,18 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
     before = repo.head_snapshot()
     after = repo.index_snapshot() if request.mode == STAGED else repo.worktree_snapshot()
     return before, after, UserAuthors(repo.identity())
+
+
+def _first_resolvable(repo: Repo, candidates: tuple[str, ...]) -> str:
+    """`origin/main` when it was fetched, else the local `main` (CI checkouts differ)."""
+    from agentpolicy.errors import GitError
+
+    for candidate in candidates[:-1]:
+        try:
+            return repo.resolve(candidate)
+        except GitError:
+            continue
+    return repo.resolve(candidates[-1])
 
 
 def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: AuthorsOf) -> CheckResult:
@@ -111,7 +123,8 @@ def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: Aut
     )
     changes: list[AgentChange] = diff_agents(before_states, after_states)
 
-    known = _names(loaded_after.values()) | set(before_states)
+    agents = agent_names(loaded_after.values())
+    known = set(agents) | set(before_states)
     reviews = ReviewSet(before, after, config)
     gate = Gate(config, reviews, make_verifier(config, before, after, notes), authors)
     from agentpolicy.trustroot import trust_subject
@@ -121,7 +134,7 @@ def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: Aut
     from agentpolicy.policy import apply_overrides
 
     findings = apply_overrides([*findings, *gate.findings], config)
-    return CheckResult(mode, findings, len(after_files), gate.summaries, notes)
+    return CheckResult(mode, findings, len(after_files), gate.summaries, notes, agents)
 
 
 _NONE = FileEntry("", "")
@@ -157,12 +170,3 @@ def _name(document: Document | None) -> str | None:
         return None
     name = document.data.get("name")
     return name if isinstance(name, str) and name else None
-
-
-def _names(results: Iterable[LoadResult]) -> set[str]:
-    names = set()
-    for result in results:
-        name = _name(result.document)
-        if name:
-            names.add(name)
-    return names

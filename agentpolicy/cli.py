@@ -91,14 +91,36 @@ def main() -> None:
     help="Check the range being pushed (PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF; the pre-push hook).",
 )
 @click.option(
+    "--ci",
+    is_flag=True,
+    help="Take the range from the CI environment (GitHub Actions, GitLab CI), pick its output "
+    "format, and write the job summary.",
+)
+@click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
+    type=click.Choice(["text", "json", "github", "sarif", "junit", "gitlab"]),
+    default=None,
+    help="Output format (default: text; github under --ci on GitHub Actions).",
 )
-def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, pushed: bool, fmt: str) -> None:
+@click.option(
+    "-o",
+    "--output-to",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT=PATH",
+    help="Also write FORMAT to PATH (repeatable), e.g. -o sarif=agentpolicy.sarif -o junit=report.xml.",
+)
+def check(
+    paths: tuple[str, ...],
+    staged: bool,
+    base: str | None,
+    head: str,
+    pushed: bool,
+    ci: bool,
+    fmt: str | None,
+    outputs: tuple[str, ...],
+) -> None:
     """Check agent definitions against policy, and changes against the review gate.
 
     \b
@@ -107,29 +129,102 @@ def check(paths: tuple[str, ...], staged: bool, base: str | None, head: str, pus
                                      and every governed change needs a matching review entry
     agentpolicy check --staged       the index against HEAD (the pre-commit hook)
     agentpolicy check --base REV     merge-base(REV, --head) against --head (CI)
+    agentpolicy check --ci           the pull request or push, found from the CI's variables
 
     With a before side, .agentpolicy.yaml and the allowed signers are read from
     that side: a change cannot relax the rules it is judged by.
 
+    \b
+    Formats: text, json (stable, documented), github (annotations), sarif
+    (code scanning), junit (test reports), gitlab (Code Quality).
+
     Exit status: 0 passed (warnings allowed), 1 error findings, 2 usage or
     environment error.
     """
-    with error_handler():
+    extra = _parse_outputs(outputs, CHECK_FORMATS)
+    wants_junit = fmt == "junit" or any(name == "junit" for name, _ in extra)
+    with error_handler(), _junit_on_error(wants_junit, fmt, extra):
         from agentpolicy.checking import PATHS, RANGE, STAGED, WORKTREE, CheckRequest, run_check
         from agentpolicy.report import render_check
 
-        flags = (("PATHS", bool(paths)), ("--staged", staged), ("--base", bool(base)), ("--pushed", pushed))
+        flags = (
+            ("PATHS", bool(paths)),
+            ("--staged", staged),
+            ("--base", bool(base)),
+            ("--pushed", pushed),
+            ("--ci", ci),
+        )
         chosen = [name for name, on in flags if on]
         if len(chosen) > 1:
             raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; pick one mode")
         if head != "HEAD" and not base:
             raise click.UsageError("--head needs --base")
+        fallbacks: tuple[str, ...] = ()
+        summary_path = None
+        if ci:
+            from agentpolicy.ci import detect
+
+            found = detect()
+            base, fallbacks = found.base_candidates[0], found.base_candidates[1:]
+            summary_path = found.summary_path
+            fmt = fmt or found.default_format
         if pushed:
             base, head = _pushed_range()
+        fmt = fmt or "text"
         mode = PATHS if paths else STAGED if staged else RANGE if (base or pushed) else WORKTREE
-        result = run_check(CheckRequest(mode=mode, paths=paths, base=base, head=head))
+        result = run_check(
+            CheckRequest(mode=mode, paths=paths, base=base, head=head, base_fallbacks=fallbacks)
+        )
         click.echo(render_check(result, fmt, color=fmt == "text" and _color(sys.stdout.isatty())), nl=False)
+        for name, path in extra:
+            _write_report(path, render_check(result, name))
+        if summary_path:
+            from agentpolicy.report.github import step_summary
+
+            with open(summary_path, "a", encoding="utf-8") as handle:
+                handle.write(step_summary(result))
         sys.exit(result.exit_code)
+
+
+CHECK_FORMATS = ("text", "json", "github", "sarif", "junit", "gitlab")
+
+
+def _parse_outputs(outputs: tuple[str, ...], formats: tuple[str, ...]) -> list[tuple[str, str]]:
+    parsed = []
+    for spec in outputs:
+        name, sep, path = spec.partition("=")
+        if not sep or not path or name not in formats:
+            raise click.BadParameter(
+                f"{spec!r} is not FORMAT=PATH with FORMAT one of {', '.join(formats)}", param_hint="-o"
+            )
+        parsed.append((name, path))
+    return parsed
+
+
+def _write_report(path: str, text: str) -> None:
+    from agentpolicy.atomic import replace_file
+
+    replace_file(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def _junit_on_error(active: bool, fmt: str | None, extra: list[tuple[str, str]]) -> Iterator[None]:
+    """A JUnit consumer must see a failed run as an <error>, not as a missing or empty report."""
+    from agentpolicy.errors import AgentPolicyError
+
+    try:
+        yield
+    except AgentPolicyError as exc:
+        if active:
+            from agentpolicy.report.junit import render_tool_error
+
+            document = render_tool_error(str(exc))
+            if fmt == "junit":
+                click.echo(document, nl=False)
+            for name, path in extra:
+                if name == "junit":
+                    _write_report(path, document)
+        raise
 
 
 def _pushed_range() -> tuple[str | None, str]:
@@ -319,7 +414,15 @@ def _emit(text: str, output: str | None) -> None:
     default=None,
     help="Output format (default: table on a terminal, json otherwise).",
 )
-@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of standard output.")
+@click.option("--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
+@click.option(
+    "-o",
+    "--output-to",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT=PATH",
+    help="Also write FORMAT to PATH (repeatable), e.g. -o html=audit.html -o csv=audit.csv.",
+)
 def audit(
     agents: tuple[str, ...],
     rev: str,
@@ -330,6 +433,7 @@ def audit(
     all_parents: bool,
     fmt: str | None,
     output: str | None,
+    outputs: tuple[str, ...],
 ) -> None:
     """List every approval ever given, and every governed change that slipped through.
 
@@ -370,12 +474,15 @@ def audit(
         )
         if progress:
             click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+        extra = _parse_outputs(outputs, ("table", "json", "csv", "markdown", "html"))
         board = None
-        if chosen == "html":
+        if chosen == "html" or any(name == "html" for name, _ in extra):
             from agentpolicy.status import run_status
 
-            board = run_status(rev=rev.partition("..")[2] or rev if ".." in rev else rev)
+            board = run_status(rev=(rev.partition("..")[2] or "HEAD") if ".." in rev else rev)
         _emit(render_audit(result, chosen, board), output)
+        for name, path in extra:
+            _write_report(path, render_audit(result, name, board))
         sys.exit(1 if strict and result.unapproved else 0)
 
 
@@ -388,7 +495,7 @@ def audit(
     default=None,
     help="Output format (default: table on a terminal, json otherwise).",
 )
-@click.option("--output", "-o", metavar="FILE", help="Write the board to FILE instead of standard output.")
+@click.option("--output", metavar="FILE", help="Write the board to FILE instead of standard output.")
 def status(rev: str, fmt: str | None, output: str | None) -> None:
     """One line per agent: stage, version, owner, approval, and the questions still open.
 

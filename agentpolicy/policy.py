@@ -108,11 +108,22 @@ def apply_overrides(findings: Iterable[Finding], config: Config) -> list[Finding
     return sorted(result)
 
 
-def check_files(paths: Sequence[str], config: Config) -> tuple[list[Finding], int]:
+def check_files(paths: Sequence[str], config: Config) -> tuple[list[Finding], list[LoadResult]]:
     """`check PATHS`: the named files (folders are searched for YAML), read from disk as given."""
     files = expand_paths(paths)
     results = [load_agent(path, raw, is_link=link) for path, raw, link in map(_read_disk, files)]
-    return check_loaded(results, config), len(files)
+    return check_loaded(results, config), results
+
+
+def agent_names(results: Iterable[LoadResult]) -> dict[str, str]:
+    """Agent name -> file, for every file that names an agent."""
+    names: dict[str, str] = {}
+    for result in results:
+        data = result.document.data if result.document else None
+        name = data.get("name") if isinstance(data, dict) else None
+        if isinstance(name, str) and name:
+            names.setdefault(name, result.document.path if result.document else "")
+    return names
 
 
 def expand_paths(paths: Sequence[str]) -> list[str]:

@@ -43,6 +43,7 @@ class CheckResult:
     files_checked: int
     changes: list[ChangeSummary] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    agents: dict[str, str] = field(default_factory=dict)  # every agent checked: name -> file
 
     @property
     def errors(self) -> int:

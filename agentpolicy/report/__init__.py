@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-CHECK_FORMATS = ("text", "json")
+from importlib import import_module
+
+from agentpolicy.result import CheckResult
+
+CHECK_FORMATS = ("text", "json", "github", "sarif", "junit", "gitlab")
+_MODULES = {
+    "text": "text",
+    "json": "json_report",
+    "github": "github",
+    "sarif": "sarif",
+    "junit": "junit",
+    "gitlab": "gitlab",
+}
 
 
-def render_check(result: object, fmt: str, *, color: bool = False) -> str:
-    from agentpolicy.result import CheckResult
-
-    assert isinstance(result, CheckResult)
-    if fmt == "json":
-        from agentpolicy.report import json_report
-
-        return json_report.render(result)
-    from agentpolicy.report import text
-
-    return text.render(result, color=color)
+def render_check(result: CheckResult, fmt: str, *, color: bool = False) -> str:
+    module = import_module(f"agentpolicy.report.{_MODULES[fmt]}")
+    if fmt == "text":
+        return str(module.render(result, color=color))
+    return str(module.render(result))

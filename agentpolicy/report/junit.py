@@ -1,0 +1,74 @@
+"""JUnit XML: one test case per agent and rule, named `agent::RULE`, as CI test reporters expect."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from agentpolicy.model import Finding
+from agentpolicy.result import CheckResult
+from agentpolicy.rules import all_rules
+
+
+def _subject(finding: Finding) -> str:
+    return finding.agent or finding.path
+
+
+def render(result: CheckResult) -> str:
+    rule_ids = [rule.id for rule in all_rules()]
+    by_case: dict[tuple[str, str], list[Finding]] = {}
+    subjects: dict[str, str] = {}
+    for finding in result.findings:
+        by_case.setdefault((_subject(finding), finding.rule), []).append(finding)
+        subjects.setdefault(_subject(finding), finding.path)
+    for change in result.changes:
+        subjects.setdefault(change.agent, change.path)
+    for agent, path in result.agents.items():
+        subjects.setdefault(agent, path)
+    suites = ET.Element("testsuites", name="agentpolicy")
+    total = failures = 0
+    for subject in sorted(subjects):
+        suite = ET.SubElement(suites, "testsuite", name=subject, file=subjects[subject])
+        cases = failed = 0
+        ids = sorted(set(rule_ids) | {rule for (who, rule) in by_case if who == subject})
+        for rule_id in ids:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=f"{subject}::{rule_id}",
+                classname=f"agentpolicy.{subject}",
+                file=subjects[subject],
+            )
+            cases += 1
+            found = [f for f in by_case.get((subject, rule_id), []) if f.severity == "error"]
+            warnings = [f for f in by_case.get((subject, rule_id), []) if f.severity != "error"]
+            if found:
+                failed += 1
+                failure = ET.SubElement(case, "failure", message=found[0].message, type=rule_id)
+                failure.text = "\n".join(
+                    f"{f.path}:{f.line}:{f.column}: {f.message}\nfix: {f.hint}" for f in found
+                )
+            elif warnings:
+                out = ET.SubElement(case, "system-out")
+                out.text = "\n".join(f"warning {f.path}:{f.line}:{f.column}: {f.message}" for f in warnings)
+        suite.set("tests", str(cases))
+        suite.set("failures", str(failed))
+        suite.set("errors", "0")
+        total, failures = total + cases, failures + failed
+    suites.set("tests", str(total))
+    suites.set("failures", str(failures))
+    suites.set("errors", "0")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def render_tool_error(message: str) -> str:
+    """A run that could not give a verdict is an <error>, never an empty, passing report."""
+    suites = ET.Element("testsuites", name="agentpolicy", tests="1", failures="0", errors="1")
+    suite = ET.SubElement(suites, "testsuite", name="agentpolicy", tests="1", failures="0", errors="1")
+    case = ET.SubElement(suite, "testcase", name="agentpolicy::run", classname="agentpolicy")
+    error = ET.SubElement(
+        case, "error", message=message.splitlines()[0] if message else "error", type="ToolError"
+    )
+    error.text = message
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -1,0 +1,86 @@
+"""SARIF 2.1.0 for code scanning, with fingerprints stable across runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from agentpolicy import __version__
+from agentpolicy.model import Finding
+from agentpolicy.result import CheckResult
+from agentpolicy.rules import RuleInfo, all_rules
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/agentpolicy/agentpolicy"
+
+
+def _level(severity: str) -> str:
+    return "error" if severity == "error" else "warning"
+
+
+def fingerprint(finding: Finding) -> str:
+    """Same finding, same fingerprint: rule, file, agent and message, never the line number
+    (which moves when unrelated lines are edited)."""
+    key = "\0".join((finding.rule, finding.path, finding.agent, finding.message))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def _rule(rule: RuleInfo) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": rule.message},
+        "fullDescription": {"text": rule.description},
+        "help": {
+            "text": f"{rule.description}\nFix: {rule.hint}",
+            "markdown": f"{rule.description}\n\n**Fix:** {rule.hint}",
+        },
+        "defaultConfiguration": {"level": _level(rule.severity)},
+        "properties": {"source": rule.source},
+    }
+
+
+def render(result: CheckResult) -> str:
+    rules = all_rules()
+    index = {rule.id: number for number, rule in enumerate(rules)}
+    results = []
+    for finding in result.findings:
+        entry: dict[str, Any] = {
+            "ruleId": finding.rule,
+            "level": _level(finding.severity),
+            "message": {"text": finding.message + (f" (fix: {finding.hint})" if finding.hint else "")},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": max(1, finding.line), "startColumn": max(1, finding.column)},
+                    }
+                }
+            ],
+            "partialFingerprints": {"agentpolicyFinding/v1": fingerprint(finding)},
+        }
+        if finding.rule in index:
+            entry["ruleIndex"] = index[finding.rule]
+        results.append(entry)
+    log = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "agentpolicy",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [_rule(rule) for rule in rules],
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
+                "results": results,
+                "invocations": [{"executionSuccessful": True, "exitCode": result.exit_code}],
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
