@@ -56,7 +56,7 @@ def approve(request: ApproveRequest) -> ApproveResult:
     repo = Repo(request.start)
     workdir = repo.require_workdir()
     worktree = repo.worktree_snapshot()
-    config = load_config(worktree.read(CONFIG_PATH))
+    config = load_config(worktree.read(CONFIG_PATH)).with_packs(worktree)
     warnings: list[str] = []
     if request.trust_root:
         agent, version, digest, decision = _trust_root_target(worktree)

@@ -15,7 +15,7 @@ from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.model import Document, LoadResult
 from agentpolicy.policy import agent_names, check_files, check_loaded, load_agent
 from agentpolicy.result import CheckResult
-from agentpolicy.snapshot import EmptySnapshot, FileEntry, Snapshot
+from agentpolicy.snapshot import EmptySnapshot, FileEntry, FolderSnapshot, Snapshot
 
 if TYPE_CHECKING:
     from agentpolicy.gate import AuthorsOf
@@ -56,9 +56,15 @@ def find_worktree_config(start: str) -> tuple[bytes | None, str]:
 def run_check(request: CheckRequest) -> CheckResult:
     if request.mode == PATHS:
         raw, where = find_worktree_config(request.start)
-        config = load_config(raw, os.path.relpath(where))
+        config = load_config(raw, os.path.relpath(where)).with_packs(FolderSnapshot(os.path.dirname(where)))
         findings, results = check_files(request.paths, config)
-        return CheckResult(PATHS, findings, len(results), agents=agent_names(results))
+        return CheckResult(
+            PATHS,
+            findings,
+            len(results),
+            agents=agent_names(results),
+            pack_rules=tuple(rule.info for rule in config.pack_rules),
+        )
     from agentpolicy.gitrepo import Repo
 
     repo = Repo(request.start)
@@ -134,7 +140,15 @@ def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: Aut
     from agentpolicy.policy import apply_overrides
 
     findings = apply_overrides([*findings, *gate.findings], config)
-    return CheckResult(mode, findings, len(after_files), gate.summaries, notes, agents)
+    return CheckResult(
+        mode,
+        findings,
+        len(after_files),
+        gate.summaries,
+        notes,
+        agents,
+        tuple(rule.info for rule in config.pack_rules),
+    )
 
 
 _NONE = FileEntry("", "")
@@ -144,9 +158,9 @@ def _trust_root_config(before: Snapshot, after: Snapshot, notes: list[str]) -> C
     after_raw = after.read(CONFIG_PATH)
     if not before.exists:
         notes.append(f"no commit yet: using the configuration of {after.label} (it becomes the trust root)")
-        return load_config(after_raw)
+        return load_config(after_raw).with_packs(after)
     before_raw = before.read(CONFIG_PATH)
-    config = load_config(before_raw)
+    config = load_config(before_raw).with_packs(before)
     if before_raw != after_raw:
         notes.append(
             f"{CONFIG_PATH} differs in {after.label}; this check uses the version of {before.label}, "

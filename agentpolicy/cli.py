@@ -345,14 +345,30 @@ def schema(kind: str) -> None:
         click.echo(schema_text(kind), nl=False)
 
 
+def _worktree_config() -> Any:
+    """The configuration of the work tree around the current folder, with its packs."""
+    from agentpolicy.checking import find_worktree_config
+    from agentpolicy.config import load_config
+    from agentpolicy.snapshot import FolderSnapshot
+
+    raw, where = find_worktree_config(".")
+    return load_config(raw, os.path.relpath(where)).with_packs(FolderSnapshot(os.path.dirname(where)))
+
+
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules(fmt: str) -> None:
-    """List every rule: id, severity, what it checks and where it is defined."""
+    """List every rule: id, severity, what it checks and where it is defined.
+
+    Rules come from the built-in pack and from the packs named under `policy:`
+    in .agentpolicy.yaml; `from:` says which.
+    """
     with error_handler():
         from agentpolicy.rules import all_rules
 
-        known = all_rules()
+        known = sorted(
+            [*all_rules(), *(rule.info for rule in _worktree_config().pack_rules)], key=lambda r: r.id
+        )
         if fmt == "json":
             import json
 
@@ -363,6 +379,60 @@ def rules(fmt: str) -> None:
             click.echo(f"       {rule.description}")
             click.echo(f"       fix: {rule.hint}")
             click.echo(f"       from: {rule.source}")
+
+
+@main.command(name="test")
+@click.argument("packs", nargs=-1)
+def test_packs(packs: tuple[str, ...]) -> None:
+    """Run rule packs' own examples: tests/pass/*.yaml must pass, tests/fail/*.yaml must fail.
+
+    With no argument: the built-in pack and every pack under `policy:` in
+    .agentpolicy.yaml. A PACK is a folder, or the name of an installed pack.
+    Exit status 1 names each example that misbehaves.
+    """
+    with error_handler():
+        from agentpolicy.errors import ConfigError
+        from agentpolicy.pack_testing import run_pack_examples
+        from agentpolicy.packs import builtin_pack, installed_pack, load_pack
+        from agentpolicy.snapshot import FolderSnapshot
+
+        chosen = []
+        if not packs:
+            chosen = [builtin_pack(), *_worktree_config().packs]
+        for ref in packs:
+            if os.path.isdir(ref):
+                chosen.append(load_pack(FolderSnapshot(os.path.abspath(ref), ref), "", f"pack {ref}"))
+            else:
+                found = installed_pack(ref)
+                if found is None:
+                    raise ConfigError(
+                        f"no pack {ref!r}: not a folder, nor an installed pack",
+                        "pass the pack's folder, e.g. agentpolicy test policies/acme",
+                    )
+                chosen.append(found)
+        bad = total = 0
+        for pack in chosen:
+            results = run_pack_examples(pack)
+            if not results:
+                click.echo(f"{pack.source}: no examples (add tests/pass/*.yaml and tests/fail/*.yaml)")
+            for example in results:
+                total += 1
+                if example.ok:
+                    click.echo(f"ok    {pack.source}: {example.path} (expected to {example.expected})")
+                    continue
+                bad += 1
+                if example.expected == "pass":
+                    click.echo(f"FAIL  {pack.source}: {example.path} should pass but gives:")
+                    for finding in example.errors:
+                        click.echo(
+                            f"        {finding.path}:{finding.line}:{finding.column}: {finding.rule} {finding.message}"
+                        )
+                else:
+                    click.echo(
+                        f"FAIL  {pack.source}: {example.path} should fail, but no rule of the pack flags it"
+                    )
+        click.echo(f"{total} example(s), {bad} misbehaving.")
+        sys.exit(1 if bad else 0)
 
 
 def _date(value: str | None, flag: str) -> Any:

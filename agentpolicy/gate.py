@@ -151,6 +151,13 @@ class Gate:
                 counts.append(control["approvals_required"])
         if change.expands_autonomy and self.config.autonomy_expansion_approvals:
             counts.append(self.config.autonomy_expansion_approvals)
+        for pack in self.config.packs:
+            for policy in pack.approvals:
+                if any(state and policy.applies_to(state.data) for state in (change.before, change.after)):
+                    if policy.approvals_required:
+                        counts.append(policy.approvals_required)
+                    if change.expands_autonomy and policy.autonomy_expansion:
+                        counts.append(policy.autonomy_expansion)
         return max(counts)
 
     def judge(self, subject: Subject) -> list[str]:

@@ -37,6 +37,7 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
             "agent": self.agent or None,
+            "waived": self.waived,
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -53,7 +54,7 @@ def check_document(document: Document, config: Config) -> list[Finding]:
     findings = list(check_schema(document))
     findings.extend(check_owner(document, config.teams))
     findings.extend(check_actions(document))
-    for rule in builtin_declarative_rules():
+    for rule in (*builtin_declarative_rules(), *config.pack_rules):
         findings.extend(rule.check(document))
     return findings
 
@@ -97,14 +98,41 @@ def check_loaded(results: Iterable[LoadResult], config: Config) -> list[Finding]
     return apply_overrides(findings, config)
 
 
-def apply_overrides(findings: Iterable[Finding], config: Config) -> list[Finding]:
-    """Apply `rules:` from the config: a rule can be switched off or change severity."""
+def apply_overrides(
+    findings: Iterable[Finding], config: Config, today: dt.date | None = None
+) -> list[Finding]:
+    """Apply `rules:` (switch off, change severity) and `waivers:` from the config.
+
+    A waived finding stays in the report, marked waived, so nothing is silently
+    dropped; an expired waiver is an error of its own that names its owner.
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
+    active = {(w.rule, w.agent): w for w in config.waivers if not w.expired(today)}
     result = []
     for finding in findings:
         override = config.rules.get(finding.rule)
         if override == "off":
             continue
-        result.append(replace(finding, severity=override) if override else finding)
+        if override:
+            finding = replace(finding, severity=override)
+        if (finding.rule, finding.agent) in active:
+            finding = replace(finding, waived=True)
+        result.append(finding)
+    for waiver in config.waivers:
+        if waiver.expired(today):
+            result.append(
+                Finding(
+                    path=config.source if config.source != "defaults" else ".agentpolicy.yaml",
+                    line=waiver.line or 1,
+                    column=waiver.column or 1,
+                    rule="AP150",
+                    severity=ERROR,
+                    message=f"waiver for {waiver.rule} on {waiver.agent} expired on {waiver.expires.isoformat()} "
+                    f"(owner: {waiver.owner})",
+                    hint="fix the finding, or agree a new expiry with the owner and update the waiver",
+                    agent=waiver.agent,
+                )
+            )
     return sorted(result)
 
 

@@ -44,6 +44,13 @@ class CheckResult:
     changes: list[ChangeSummary] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     agents: dict[str, str] = field(default_factory=dict)  # every agent checked: name -> file
+    pack_rules: tuple[Any, ...] = ()  # RuleInfo of the rules from `policy:` packs
+
+    def rules(self) -> list[Any]:
+        """Every rule this run could report, for reporters that list them (SARIF, JUnit)."""
+        from agentpolicy.rules import all_rules
+
+        return sorted([*all_rules(), *self.pack_rules], key=lambda rule: rule.id)
 
     @property
     def errors(self) -> int:
@@ -52,6 +59,10 @@ class CheckResult:
     @property
     def warnings(self) -> int:
         return sum(1 for finding in self.findings if finding.severity == WARNING and not finding.waived)
+
+    @property
+    def waived(self) -> int:
+        return sum(1 for finding in self.findings if finding.waived)
 
     @property
     def exit_code(self) -> int:

@@ -40,7 +40,7 @@ class Snapshot:
         return {entry.path: entry for entry in self._walk(sorted(prefixes)) if matches(entry.path, patterns)}
 
     def files_under(self, folder: str) -> dict[str, FileEntry]:
-        prefix = folder.strip("/") + "/"
+        prefix = folder.strip("/") + "/" if folder.strip("/") else ""
         return {entry.path: entry for entry in self._walk([prefix])}
 
     def read(self, path: str) -> bytes | None:
@@ -198,3 +198,71 @@ def _outermost(prefixes: list[str]) -> list[str]:
         if not any(prefix.startswith(outer) for outer in kept):
             kept.append(prefix)
     return kept
+
+
+class FolderSnapshot(Snapshot):
+    """Plain files under a folder, for `check PATHS` and packs outside git."""
+
+    def __init__(self, root: str, label: str = "") -> None:
+        self.root = root
+        self.label = label or root
+
+    def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        for prefix in _outermost(prefixes):
+            top = os.path.join(self.root, prefix)
+            if not os.path.isdir(top):
+                continue
+            for folder, dirs, names in os.walk(top):
+                dirs[:] = sorted(d for d in dirs if d != ".git")
+                rel_folder = os.path.relpath(folder, self.root).replace(os.sep, "/")
+                rel_folder = "" if rel_folder == "." else rel_folder + "/"
+                for name in sorted(names):
+                    full = os.path.join(folder, name)
+                    info = os.lstat(full)
+                    yield FileEntry(
+                        rel_folder + name, f"{info.st_mtime_ns}:{info.st_size}", stat.S_ISLNK(info.st_mode)
+                    )
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            with open(os.path.join(self.root, path), "rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+
+class TraversableSnapshot(Snapshot):
+    """Files inside an installed package (importlib.resources), e.g. the built-in pack."""
+
+    def __init__(self, root: Any, root_name: str) -> None:
+        self.root = root
+        self.root_name = root_name.strip("/")
+        self.label = f"package folder {root_name}"
+
+    def _node(self, path: str) -> Any:
+        node = self.root
+        parts = [part for part in path.strip("/").split("/") if part]
+        if parts and parts[0] == self.root_name:
+            parts = parts[1:]
+        for part in parts:
+            node = node / part
+        return node
+
+    def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        for prefix in _outermost(prefixes):
+            node = self._node(prefix)
+            if node.is_dir():
+                yield from self._walk_node(node, prefix.rstrip("/") + "/" if prefix.strip("/") else "")
+
+    def _walk_node(self, node: Any, prefix: str) -> Iterator[FileEntry]:
+        for child in sorted(node.iterdir(), key=lambda item: item.name):
+            if child.name == "__pycache__":
+                continue
+            if child.is_dir():
+                yield from self._walk_node(child, f"{prefix}{child.name}/")
+            elif child.is_file():
+                yield FileEntry(prefix + child.name, "")
+
+    def read(self, path: str) -> bytes | None:
+        node = self._node(path)
+        return bytes(node.read_bytes()) if node.is_file() else None

@@ -58,7 +58,7 @@ def run_status(start: str = ".", rev: str = "HEAD") -> list[AgentStatus]:
     if not repo.has_head and rev == "HEAD":
         return []
     snapshot = repo.revision_snapshot(repo.resolve(rev), rev)
-    config = load_config(snapshot.read(CONFIG_PATH))
+    config = load_config(snapshot.read(CONFIG_PATH)).with_packs(snapshot)
     files = snapshot.files(config.agents)
     loaded = [
         load_agent(path, snapshot.read(path), is_link=entry.is_link) for path, entry in sorted(files.items())

@@ -29,9 +29,22 @@ def _file_digest(raw: bytes | None) -> str | None:
 def trust_content(snapshot: Snapshot) -> dict[str, Any]:
     """The parsed configuration (so comments do not count) and the signer files' bytes."""
     config = load_config(snapshot.read(CONFIG_PATH))
-    settings = {key: value for key, value in asdict(config).items() if key not in ("source", "fingerprint")}
+    settings = {
+        key: value for key, value in asdict(config).items() if key not in ("source", "fingerprint", "packs")
+    }
+    for waiver in settings["waivers"]:
+        waiver["expires"] = str(waiver["expires"])
+        waiver.pop("line", None)
+        waiver.pop("column", None)
+    packs = {
+        ref: {
+            path: _file_digest(snapshot.read(path)) for path in sorted(snapshot.files_under(ref.strip("/")))
+        }
+        for ref in config.policy
+    }
     return {
         "config": settings,
+        "packs": packs,
         "allowed_signers": _file_digest(snapshot.read(config.allowed_signers)),
         "revoked_signers": _file_digest(snapshot.read(config.revoked_signers))
         if config.revoked_signers
@@ -58,6 +71,7 @@ def trust_subject(before: Snapshot, after: Snapshot, config: Config) -> Subject 
         label
         for key, label in (
             ("config", CONFIG_PATH),
+            ("packs", "rule packs"),
             ("allowed_signers", "allowed signers"),
             ("revoked_signers", "revoked signers"),
         )

@@ -19,9 +19,9 @@ def escape_property(value: str) -> str:
 
 def render(result: CheckResult) -> str:
     lines = [f"::notice title=agentpolicy::{escape_data(note)}" for note in result.notes]
-    counts = {"error": 0, "warning": 0}
+    counts = {"error": 0, "warning": 0, "notice": 0}
     for finding in result.findings:
-        level = "error" if finding.severity == "error" else "warning"
+        level = "notice" if finding.waived else "error" if finding.severity == "error" else "warning"
         counts[level] += 1
         properties = ",".join(
             f"{key}={escape_property(str(value))}"
@@ -32,7 +32,8 @@ def render(result: CheckResult) -> str:
                 ("title", finding.rule),
             )
         )
-        message = finding.message + (f"\nfix: {finding.hint}" if finding.hint else "")
+        message = ("(waived) " if finding.waived else "") + finding.message
+        message += f"\nfix: {finding.hint}" if finding.hint else ""
         lines.append(f"::{level} {properties}::{escape_data(message)}")
     for level, count in counts.items():
         if count > GITHUB_LIMIT:

@@ -17,7 +17,7 @@ def render(result: CheckResult) -> str:
             "content": {"body": f"Fix: {finding.hint}"} if finding.hint else None,
             "categories": ["Security"] if finding.rule.startswith(("AP2", "AP3")) else ["Style"],
             "fingerprint": fingerprint(finding),
-            "severity": "critical" if finding.severity == "error" else "minor",
+            "severity": "info" if finding.waived else "critical" if finding.severity == "error" else "minor",
             "location": {"path": finding.path, "lines": {"begin": max(1, finding.line)}},
         }
         for finding in result.findings

@@ -21,6 +21,7 @@ def render(result: CheckResult) -> str:
         "summary": {
             "errors": result.errors,
             "warnings": result.warnings,
+            "waived": result.waived,
             "files_checked": result.files_checked,
             "exit_code": result.exit_code,
         },

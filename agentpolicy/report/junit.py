@@ -6,7 +6,6 @@ from xml.etree import ElementTree as ET
 
 from agentpolicy.model import Finding
 from agentpolicy.result import CheckResult
-from agentpolicy.rules import all_rules
 
 
 def _subject(finding: Finding) -> str:
@@ -14,7 +13,7 @@ def _subject(finding: Finding) -> str:
 
 
 def render(result: CheckResult) -> str:
-    rule_ids = [rule.id for rule in all_rules()]
+    rule_ids = [rule.id for rule in result.rules()]
     by_case: dict[tuple[str, str], list[Finding]] = {}
     subjects: dict[str, str] = {}
     for finding in result.findings:
@@ -39,8 +38,8 @@ def render(result: CheckResult) -> str:
                 file=subjects[subject],
             )
             cases += 1
-            found = [f for f in by_case.get((subject, rule_id), []) if f.severity == "error"]
-            warnings = [f for f in by_case.get((subject, rule_id), []) if f.severity != "error"]
+            found = [f for f in by_case.get((subject, rule_id), []) if f.severity == "error" and not f.waived]
+            warnings = [f for f in by_case.get((subject, rule_id), []) if f.severity != "error" or f.waived]
             if found:
                 failed += 1
                 failure = ET.SubElement(case, "failure", message=found[0].message, type=rule_id)

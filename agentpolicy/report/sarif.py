@@ -9,7 +9,7 @@ from typing import Any
 from agentpolicy import __version__
 from agentpolicy.model import Finding
 from agentpolicy.result import CheckResult
-from agentpolicy.rules import RuleInfo, all_rules
+from agentpolicy.rules import RuleInfo
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/agentpolicy/agentpolicy"
@@ -42,7 +42,7 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
 
 
 def render(result: CheckResult) -> str:
-    rules = all_rules()
+    rules = result.rules()
     index = {rule.id: number for number, rule in enumerate(rules)}
     results = []
     for finding in result.findings:
@@ -62,6 +62,8 @@ def render(result: CheckResult) -> str:
         }
         if finding.rule in index:
             entry["ruleIndex"] = index[finding.rule]
+        if finding.waived:
+            entry["suppressions"] = [{"kind": "external", "justification": "waived in .agentpolicy.yaml"}]
         results.append(entry)
     log = {
         "$schema": SCHEMA,

@@ -15,6 +15,8 @@ def render(result: CheckResult, *, color: bool = False) -> str:
     lines = [f"note: {note}" for note in result.notes]
     for finding in result.findings:
         severity = _paint(finding.severity, finding.severity, color)
+        if finding.waived:
+            severity = _paint(f"waived {finding.severity}", "dim", color)
         lines.append(
             f"{finding.path}:{finding.line}:{finding.column}: {severity} {finding.rule} {finding.message}"
         )
@@ -30,6 +32,8 @@ def _plural(count: int, word: str) -> str:
 
 def _summary(result: CheckResult) -> str:
     files = _plural(result.files_checked, "agent file")
+    if result.waived:
+        files += f", {result.waived} waived"
     changes = f", {_plural(len(result.changes), 'governed change')}" if result.changes else ""
     if not result.errors and not result.warnings:
         return f"All checks passed ({files} checked{changes})."

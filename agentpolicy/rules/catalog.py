@@ -81,6 +81,14 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "is unique in the repo.",
         ),
         _rule(
+            "AP150",
+            "waiver-expired",
+            ERROR,
+            "a waiver in .agentpolicy.yaml has expired",
+            "fix the finding it covered, or renew the waiver with its owner",
+            "Waivers are time-boxed exceptions; once expired they fail loudly, naming their owner.",
+        ),
+        _rule(
             "AP201",
             "review-required",
             ERROR,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from agentpolicy.errors import ConfigError
 from agentpolicy.model import Document, Finding, JsonPath
-from agentpolicy.pack import builtin_pack, validator
+from agentpolicy.pack import validator
 from agentpolicy.rules import RuleInfo
 from agentpolicy.yamlload import load_yaml
 
@@ -104,12 +103,7 @@ def load_rule(path: str, raw: bytes, source: str) -> DeclarativeRule:
     return DeclarativeRule(info, data.get("when"), data["require"], data.get("severity_by_stage", {}), at)
 
 
-@cache
 def builtin_declarative_rules() -> tuple[DeclarativeRule, ...]:
-    folder = builtin_pack() / "rules"
-    rules = []
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if entry.name.endswith(".yaml"):
-            rel = f"policies/rules/{entry.name}"
-            rules.append(load_rule(rel, entry.read_bytes(), f"built-in pack: {rel}"))
-    return tuple(rules)
+    from agentpolicy.packs import builtin_pack
+
+    return builtin_pack().rules

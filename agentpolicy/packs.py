@@ -1,0 +1,157 @@
+"""Rule packs: folders of declarative rules, gate policy and examples, like the built-in pack.
+
+A pack is `rules/*.yaml` (one rule per file), an optional `pack.yaml` (name,
+change-gate approval policy) and optional examples under `tests/pass/` and
+`tests/fail/`. Packs are read through a Snapshot, so a pack inside the repo is
+read from the same side (and the same trust root) as the configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from agentpolicy.errors import ConfigError
+from agentpolicy.snapshot import Snapshot
+from agentpolicy.yamlload import load_yaml
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    when: Any
+    approvals_required: int | None
+    autonomy_expansion: int | None
+    source: str
+
+    def applies_to(self, data: dict[str, Any]) -> bool:
+        from jsonschema import Draft202012Validator
+
+        return bool(Draft202012Validator(self.when).is_valid(data))
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    source: str
+    rules: tuple[Any, ...]  # DeclarativeRule
+    approvals: tuple[ApprovalPolicy, ...] = ()
+    passing: tuple[tuple[str, bytes], ...] = ()
+    failing: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def rule_ids(self) -> set[str]:
+        return {rule.info.id for rule in self.rules}
+
+
+def load_pack(snapshot: Snapshot, folder: str, label: str) -> Pack:
+    """Read one pack from ``folder`` of ``snapshot``; a broken pack is a configuration error."""
+    from agentpolicy.pack import validator
+    from agentpolicy.rules.declarative import load_rule
+
+    root = folder.strip("/")
+    prefix = f"{root}/" if root else ""
+    files = snapshot.files_under(root) if root else snapshot.files_under("")
+    rule_paths = sorted(p for p in files if p.startswith(f"{prefix}rules/") and p.endswith(YAML_SUFFIXES))
+    if not rule_paths and f"{prefix}pack.yaml" not in files:
+        raise ConfigError(
+            f"no rule pack at {label}: it has neither rules/*.yaml nor pack.yaml",
+            "check the `policy:` entry in .agentpolicy.yaml",
+        )
+    rules = tuple(load_rule(path, snapshot.read(path) or b"", f"{label}: {path}") for path in rule_paths)
+    name: str = label
+    approvals: tuple[ApprovalPolicy, ...] = ()
+    settings_path = f"{prefix}pack.yaml"
+    if settings_path in files:
+        loaded = load_yaml(settings_path, snapshot.read(settings_path) or b"")
+        if loaded.document is None:
+            problem = loaded.findings[0]
+            raise ConfigError(problem.message, problem.hint, path=settings_path, line=problem.line)
+        data = loaded.document.data
+        errors = list(validator("pack").iter_errors(data))
+        if errors:
+            line, _ = loaded.document.position(tuple(errors[0].absolute_path))
+            raise ConfigError(
+                f"invalid pack settings: {errors[0].message}",
+                "see docs/rules.md",
+                path=settings_path,
+                line=line,
+            )
+        name = str(data.get("name", label))
+        approvals = tuple(
+            ApprovalPolicy(
+                item["when"],
+                item.get("approvals_required"),
+                item.get("autonomy_expansion"),
+                f"{label}: pack.yaml",
+            )
+            for item in data.get("approvals", [])
+        )
+
+    def examples(kind: str) -> tuple[tuple[str, bytes], ...]:
+        return tuple(
+            (path, snapshot.read(path) or b"")
+            for path in sorted(files)
+            if path.startswith(f"{prefix}tests/{kind}/") and path.endswith(YAML_SUFFIXES)
+        )
+
+    return Pack(name, label, rules, approvals, examples("pass"), examples("fail"))
+
+
+@cache
+def builtin_pack() -> Pack:
+    from agentpolicy.pack import builtin_pack as builtin_folder
+    from agentpolicy.snapshot import TraversableSnapshot
+
+    return load_pack(TraversableSnapshot(builtin_folder(), "policies"), "policies", "built-in pack")
+
+
+def installed_pack(name: str) -> Pack | None:
+    """A pack published by a Python package under the entry point group `agentpolicy.packs`."""
+    from importlib.metadata import entry_points
+    from importlib.resources import files
+
+    from agentpolicy.snapshot import TraversableSnapshot
+
+    for entry in entry_points(group="agentpolicy.packs"):
+        if entry.name == name:
+            module = entry.load()
+            folder = files(module) if isinstance(module, str) else files(module.__name__)
+            return load_pack(TraversableSnapshot(folder, name), name, f"pack {name} (installed)")
+    return None
+
+
+def resolve_packs(refs: tuple[str, ...], snapshot: Snapshot) -> tuple[Pack, ...]:
+    """The packs named in `policy:`, read from ``snapshot`` (folders) or the installed packages."""
+    packs: list[Pack] = []
+    seen = set(builtin_pack().rule_ids) | _python_rule_ids()
+    for ref in refs:
+        folder = ref.strip("/").removeprefix("./")
+        if snapshot.files_under(folder):
+            pack = load_pack(snapshot, folder, f"pack {folder}")
+        else:
+            found = installed_pack(ref)
+            if found is None:
+                raise ConfigError(
+                    f"policy pack {ref!r} was not found: no such folder in {snapshot.label}, and no "
+                    "installed package offers it (entry point group agentpolicy.packs)",
+                    "fix the `policy:` entry in .agentpolicy.yaml, or install the pack",
+                )
+            pack = found
+        clash = pack.rule_ids & seen
+        if clash:
+            raise ConfigError(
+                f"{pack.source} redefines rule id(s) {', '.join(sorted(clash))}",
+                "give the pack's rules ids of their own (e.g. a prefix such as ACME101)",
+            )
+        seen |= pack.rule_ids
+        packs.append(pack)
+    return tuple(packs)
+
+
+def _python_rule_ids() -> set[str]:
+    from agentpolicy.rules.catalog import PYTHON_RULES
+
+    return set(PYTHON_RULES)
