@@ -424,9 +424,8 @@ def test_packs(packs: tuple[str, ...]) -> None:
                 if example.expected == "pass":
                     click.echo(f"FAIL  {pack.source}: {example.path} should pass but gives:")
                     for finding in example.errors:
-                        click.echo(
-                            f"        {finding.path}:{finding.line}:{finding.column}: {finding.rule} {finding.message}"
-                        )
+                        where = f"{finding.path}:{finding.line}:{finding.column}"
+                        click.echo(f"        {where}: {finding.rule} {finding.message}")
                 else:
                     click.echo(
                         f"FAIL  {pack.source}: {example.path} should fail, but no rule of the pack flags it"

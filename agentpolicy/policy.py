@@ -127,8 +127,8 @@ def apply_overrides(
                     column=waiver.column or 1,
                     rule="AP150",
                     severity=ERROR,
-                    message=f"waiver for {waiver.rule} on {waiver.agent} expired on {waiver.expires.isoformat()} "
-                    f"(owner: {waiver.owner})",
+                    message=f"waiver for {waiver.rule} on {waiver.agent} expired on "
+                    f"{waiver.expires.isoformat()} (owner: {waiver.owner})",
                     hint="fix the finding, or agree a new expiry with the owner and update the waiver",
                     agent=waiver.agent,
                 )

@@ -110,9 +110,10 @@ def test_json_output_is_the_documented_stable_object(tmp_path: Path) -> None:
             "message": "question 3 is unanswered: no monitoring signal with an alert destination",
             "hint": "add `monitoring: {signals: [{name: ..., detects: ..., alert: ...}]}`; `alert` says who is told",
             "agent": "billing-cycle",
+            "waived": False,
         }
     ]
-    assert report["summary"] == {"errors": 1, "warnings": 0, "files_checked": 1, "exit_code": 1}
+    assert report["summary"] == {"errors": 1, "warnings": 0, "waived": 0, "files_checked": 1, "exit_code": 1}
 
 
 def test_check_outside_a_repository_without_paths_is_exit_2(tmp_path: Path) -> None:
