@@ -356,7 +356,8 @@ def _worktree_config() -> Any:
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown is the reference page docs/rules.md is generated from.")
 def rules(fmt: str) -> None:
     """List every rule: id, severity, what it checks and where it is defined.
 
@@ -373,6 +374,11 @@ def rules(fmt: str) -> None:
             import json
 
             click.echo(json.dumps([vars(rule) for rule in known], indent=2))
+            return
+        if fmt == "markdown":
+            from agentpolicy.report.rules_doc import render
+
+            click.echo(render(known), nl=False)
             return
         for rule in known:
             click.echo(f"{rule.id}  {rule.severity:<7}  {rule.name}")
@@ -583,3 +589,78 @@ def status(rev: str, fmt: str | None, output: str | None) -> None:
             _emit("No agents found.\n", output)
             return
         _emit(render_rows(STATUS_HEADERS, [entry.row() for entry in board], chosen, payload), output)
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Keep the throwaway repository and print its path.")
+def demo(keep: bool) -> None:
+    """Watch the whole story on a throwaway repository, offline, in about ten seconds.
+
+    The policy check passes; a commit that lets the billing agent submit to the
+    client portal alone is refused by the pre-commit hook; a reviewer signs an
+    approval; the commit goes through; the audit shows the history. Nothing is
+    left behind unless you pass --keep.
+    """
+    with error_handler():
+        from agentpolicy.demo import run_demo
+
+        for step in run_demo(keep=keep):
+            click.secho(f"\n{step.title}", bold=True)
+            click.echo(f"  {step.explanation}")
+            if step.command:
+                click.secho(f"  $ {step.command}", dim=True)
+            if step.output:
+                click.echo("\n".join("    " + line for line in step.output.splitlines()))
+            if step.command:
+                click.echo(f"  (exit status {step.exit_code})")
+
+
+def _print_plan(plan: Any, dry_run: bool) -> None:
+    if dry_run:
+        click.echo("Plan (nothing written, --dry-run):")
+    for action in plan.actions:
+        click.echo(f"  {action.describe()}")
+    if not dry_run:
+        plan.carry_out()
+        changed = [a for a in plan.actions if a.verb != "skip"]
+        click.echo("Nothing to do: already set up." if not changed else f"Done: {len(changed)} change(s).")
+    if plan.next_steps:
+        click.echo("Next steps:")
+        for step in plan.next_steps:
+            click.echo(f"  {step}")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be created or appended, and change nothing.")
+def init(dry_run: bool) -> None:
+    """Guard this repository: config, folders, allowed signers and the pre-commit hook.
+
+    Creates .agentpolicy.yaml with documented defaults, the agents/ and
+    reviews/ folders, .agentpolicy/allowed_signers (seeded with your git SSH
+    signing key when gpg.format is ssh), and adds the hook to
+    .pre-commit-config.yaml (appended, every existing byte kept). Never
+    overwrites a file; running it twice changes nothing.
+    """
+    with error_handler():
+        from agentpolicy.scaffold import plan_init
+
+        _print_plan(plan_init(), dry_run)
+
+
+@main.command()
+@click.argument("agent")
+@click.option("--path", metavar="FILE", help="Where to write it (default: agents/AGENT.yaml).")
+@click.option("--dry-run", is_flag=True, help="Show the file that would be written.")
+def new(agent: str, path: str | None, dry_run: bool) -> None:
+    """Scaffold a new agent at stage pilot, with the five questions to answer.
+
+    The owner is taken from git config. `agentpolicy check` then passes with
+    warnings that list what to answer before production.
+    """
+    with error_handler():
+        from agentpolicy.scaffold import plan_new
+
+        plan = plan_new(agent, path=path)
+        if dry_run:
+            click.echo(plan.actions[0].content.decode(), nl=False)
+        _print_plan(plan, dry_run)
