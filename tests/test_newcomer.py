@@ -129,3 +129,18 @@ def test_docs_rules_md_is_generated_from_the_rules(tmp_path: Path) -> None:
 def test_the_readme_example_command_works(tmp_path: Path) -> None:
     done = run([AGENTPOLICY, "check", str(ROOT / "examples" / "agents")], tmp_path, clean_env(tmp_path))
     assert done.code == 0, done.text
+
+
+def test_the_examples_are_a_guarded_repo_whose_signed_reviews_verify(repo: GitRepo) -> None:
+    import shutil
+
+    for part in ("agents", "reviews", ".agentpolicy"):
+        shutil.copytree(ROOT / "examples" / part, repo.path / part)
+    repo.stage()
+    done = repo.ap("check", "--staged", "--format", "json")
+    report = json.loads(done.out)
+    assert done.code == 0, report
+    assert {c["agent"]: c["approved_by"] for c in report["changes"]} == {
+        "billing-cycle": ["Rita Reviewer <finance-reviewer@example.com>"],
+        "pdf-extraction": ["Rita Reviewer <finance-reviewer@example.com>"],
+    }
