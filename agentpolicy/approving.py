@@ -38,6 +38,7 @@ class ApproveResult:
     warnings: list[str] = field(default_factory=list)
 
 
+_AGENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _REVIEWER = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*$")
 
 
@@ -107,6 +108,11 @@ def _agent_target(
     """The agent's name, version, digest and the decision to record for it."""
     from agentpolicy.digest import agent_digest
 
+    if not _AGENT_NAME.match(request.agent):
+        raise AgentPolicyError(
+            f"{request.agent!r} is not a valid agent name",
+            "agent names are lowercase letters, digits and '-' (see `agentpolicy schema`)",
+        )
     decision = request.decision
     found = _find_agent(worktree, config, request.agent)
     if found is None:

@@ -37,6 +37,13 @@ def error_handler() -> Iterator[None]:
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)
     except Exception as exc:
+        if type(exc).__module__.startswith(("pygit2", "_pygit2")):
+            click.echo(
+                f"agentpolicy: error: cannot read the git repository: {exc}\n"
+                "  fix: the repository may be damaged: run `git fsck` and restore the missing objects",
+                err=True,
+            )
+            sys.exit(EXIT_USAGE)
         click.echo(
             f"agentpolicy: internal error: {type(exc).__name__}: {exc}\n"
             f"  This is a bug. Please report it at {REPORT_URL} with the command you ran.\n"
@@ -356,8 +363,14 @@ def _worktree_config() -> Any:
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
-              help="markdown is the reference page docs/rules.md is generated from.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="markdown is the reference page docs/rules.md is generated from.",
+)
 def rules(fmt: str) -> None:
     """List every rule: id, severity, what it checks and where it is defined.
 

@@ -29,6 +29,17 @@ class FileEntry:
     is_link: bool = False
 
 
+def display_path(name: str | bytes) -> str:
+    """A file name safe to print on one line: invalid UTF-8 and control characters escaped."""
+    if isinstance(name, bytes):
+        text = name.decode("utf-8", "backslashreplace")
+    else:
+        text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class Snapshot:
     """A set of files at one point in time; subclasses differ only in where bytes live."""
 
@@ -68,6 +79,7 @@ class TreeSnapshot(Snapshot):
         self.repo = repo
         self.tree = tree
         self.label = label
+        self._ids: dict[str, Any] = {}  # walked path -> blob id, so escaped names still read
 
     def _subtree(self, folder: str) -> Any:
         node = self.tree
@@ -91,13 +103,17 @@ class TreeSnapshot(Snapshot):
 
     def _walk_tree(self, tree: Any, prefix: str) -> Iterator[FileEntry]:
         for entry in tree:
-            path = prefix + entry.name
+            path = prefix + display_path(entry.raw_name)
             if entry.filemode == _TREE_MODE:
                 yield from self._walk_tree(self.repo[entry.id], path + "/")
             elif entry.filemode != _GITLINK_MODE:
+                self._ids[path] = entry.id
                 yield FileEntry(path, str(entry.id), entry.filemode == _LINK_MODE)
 
     def read(self, path: str) -> bytes | None:
+        if path in self._ids:
+            known: bytes = self.repo[self._ids[path]].data
+            return known
         try:
             entry = self.tree[path]
         except KeyError:
@@ -114,14 +130,28 @@ class IndexSnapshot(Snapshot):
     def __init__(self, repo: Any, index: Any) -> None:
         self.repo = repo
         self.index = index
+        self._ids: dict[str, Any] = {}
 
     def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
         roots = _outermost(prefixes)
         for entry in self.index:
-            if any(entry.path.startswith(prefix) for prefix in roots) and entry.mode != _GITLINK_MODE:
-                yield FileEntry(entry.path, str(entry.id), entry.mode == _LINK_MODE)
+            try:
+                path = entry.path
+            except UnicodeDecodeError:
+                raise GitError(
+                    "the index holds a file name that is not valid UTF-8, so agentpolicy cannot tell "
+                    "whether it is an agent file",
+                    "rename that file (git ls-files shows its name) and stage the rename",
+                ) from None
+            if any(path.startswith(prefix) for prefix in roots) and entry.mode != _GITLINK_MODE:
+                shown = display_path(path)
+                self._ids[shown] = entry.id
+                yield FileEntry(shown, str(entry.id), entry.mode == _LINK_MODE)
 
     def read(self, path: str) -> bytes | None:
+        if path in self._ids:
+            known: bytes = self.repo[self._ids[path]].data
+            return known
         try:
             entry = self.index[path]
         except KeyError:
@@ -139,6 +169,7 @@ class WorkTreeSnapshot(Snapshot):
         self.repo = repo
         self.workdir = workdir
         self._bytes: dict[str, bytes | None] = {}
+        self._real: dict[str, str] = {}  # printable path -> the name on disk
 
     def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
         for prefix in _outermost(prefixes):
@@ -150,13 +181,33 @@ class WorkTreeSnapshot(Snapshot):
                 rel_folder = "" if rel_folder == "." else rel_folder + "/"
                 dirs[:] = sorted(d for d in dirs if d != ".git" and not self._ignored(rel_folder + d + "/"))
                 for name in sorted(names):
-                    rel = rel_folder + name
-                    if self._ignored(rel):
+                    real = rel_folder + name
+                    if self._ignored(real):
                         continue
+                    rel = display_path(real)
+                    if rel != real:
+                        self._real[rel] = real
                     info = os.lstat(os.path.join(folder, name))
                     link = stat.S_ISLNK(info.st_mode)
                     if link or stat.S_ISREG(info.st_mode):
                         yield FileEntry(rel, self._blob_id(rel), link)
+        yield from self._outside_cone(prefixes)
+
+    def _outside_cone(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        """In a sparse checkout, files outside the cone are absent on disk but not deleted:
+        take them from the index, as `git add -A` leaves them."""
+        try:
+            sparse = bool(self.repo.config.get_bool("core.sparseCheckout"))
+        except (KeyError, ValueError):
+            sparse = False
+        if not sparse:
+            return
+        index = self.repo.index
+        index.read(False)
+        for entry in IndexSnapshot(self.repo, index)._walk(prefixes):
+            if not os.path.lexists(os.path.join(self.workdir, entry.path)):
+                self._bytes[entry.path] = self.repo[entry.key].data
+                yield entry
 
     def _blob_id(self, rel: str) -> str:
         """The id git would give the file, so unchanged files compare equal to HEAD's."""
@@ -174,10 +225,14 @@ class WorkTreeSnapshot(Snapshot):
     def read(self, path: str) -> bytes | None:
         if path not in self._bytes:
             self._bytes[path] = self._read_disk(path)
+            if self._bytes[path] is None:
+                for entry in self._outside_cone([path]):
+                    if entry.path == path:
+                        break
         return self._bytes[path]
 
     def _read_disk(self, path: str) -> bytes | None:
-        full = os.path.join(self.workdir, path)
+        full = os.path.join(self.workdir, self._real.get(path, path))
         try:
             if os.path.islink(full):
                 return os.readlink(full).encode("utf-8", "surrogateescape")

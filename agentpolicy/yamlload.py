@@ -57,7 +57,16 @@ def _scalar(node: yaml.ScalarNode) -> Any:
             col,
         )
     constructor = yaml.SafeLoader.yaml_constructors[node.tag]
-    value = constructor(_CONSTRUCTOR, node)
+    try:
+        value = constructor(_CONSTRUCTOR, node)
+    except (ValueError, OverflowError, yaml.YAMLError) as exc:
+        line, col = _mark(node)
+        raise _Refused(
+            f"value {node.value[:40]!r} cannot be read: {str(exc)[:80]}",
+            "quote the value if it is text, or write a reasonable number",
+            line,
+            col,
+        ) from None
     if isinstance(value, float) and value != value:  # NaN never equals itself
         return node.value
     return value

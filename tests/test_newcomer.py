@@ -53,8 +53,13 @@ def test_demo_keep_prints_the_path_and_keeps_the_repo(tmp_path: Path) -> None:
 def test_init_on_an_empty_repo_creates_everything_and_the_result_checks(repo: GitRepo) -> None:
     done = repo.ap("init")
     assert done.code == 0, done.text
-    for path in (".agentpolicy.yaml", "agents/.gitkeep", "reviews/.gitkeep", ".agentpolicy/allowed_signers",
-                 ".pre-commit-config.yaml"):
+    for path in (
+        ".agentpolicy.yaml",
+        "agents/.gitkeep",
+        "reviews/.gitkeep",
+        ".agentpolicy/allowed_signers",
+        ".pre-commit-config.yaml",
+    ):
         assert (repo.path / path).exists(), path
     assert "id: agentpolicy" in repo.read(".pre-commit-config.yaml")
     assert "Next steps:" in done.out
@@ -76,14 +81,19 @@ def test_init_appends_to_a_commented_pre_commit_config_keeping_every_byte(repo: 
     done = repo.ap("init")
     assert done.code == 0, done.text
     updated = (repo.path / ".pre-commit-config.yaml").read_bytes()
-    hook = (b"  - repo: https://github.com/agentpolicy/agentpolicy\n"
-            b"    rev: v0.1.0\n    hooks:\n      - id: agentpolicy\n")
+    hook = (
+        b"  - repo: https://github.com/agentpolicy/agentpolicy\n"
+        b"    rev: v0.1.0\n    hooks:\n      - id: agentpolicy\n"
+    )
     assert hook in updated
     assert updated.replace(hook, b"", 1) == EXISTING
     import yaml
 
     repos = yaml.safe_load(updated)["repos"]
-    assert [r["repo"] for r in repos] == ["https://github.com/psf/black", "https://github.com/agentpolicy/agentpolicy"]
+    assert [r["repo"] for r in repos] == [
+        "https://github.com/psf/black",
+        "https://github.com/agentpolicy/agentpolicy",
+    ]
 
 
 def test_init_dry_run_shows_the_plan_and_writes_nothing(repo: GitRepo) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agentpolicy.result import CheckResult
+from agentpolicy.snapshot import display_path
 
 _STYLES = {"error": "\x1b[31;1m", "warning": "\x1b[33;1m", "dim": "\x1b[2m", "reset": "\x1b[0m"}
 
@@ -18,7 +19,8 @@ def render(result: CheckResult, *, color: bool = False) -> str:
         if finding.waived:
             severity = _paint(f"waived {finding.severity}", "dim", color)
         lines.append(
-            f"{finding.path}:{finding.line}:{finding.column}: {severity} {finding.rule} {finding.message}"
+            f"{display_path(finding.path)}:{finding.line}:{finding.column}: {severity} {finding.rule} "
+            f"{finding.message}"
         )
         if finding.hint:
             lines.append(_paint(f"    fix: {finding.hint}", "dim", color))
