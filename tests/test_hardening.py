@@ -152,7 +152,9 @@ def test_hostile_yaml_gets_a_clear_verdict(tmp_path: Path, case: str) -> None:
     assert expected_text in out if expected_code else "passed" in out
 
 
-@pytest.mark.parametrize("name", ["../etc", "a/b", "a\x00b", "a\nb", "billing-cyсle"])  # last: Cyrillic 'с'
+@pytest.mark.parametrize(
+    "name", ["../etc", "a/b", "a\x00b", "a\nb", "billing-cy\u0441le"]
+)  # last: a Cyrillic letter
 def test_hostile_agent_names_are_refused(tmp_path: Path, name: str) -> None:
     text = BILLING.replace("name: billing-cycle", f"name: {json.dumps(name)}")
     code, out = check_file(tmp_path, text.encode())
@@ -163,7 +165,9 @@ def test_hostile_agent_names_are_refused(tmp_path: Path, name: str) -> None:
 def test_two_names_differing_by_a_look_alike_letter_do_not_both_pass(tmp_path: Path) -> None:
     (tmp_path / "agents").mkdir()
     (tmp_path / "agents" / "a.yaml").write_text(BILLING)
-    (tmp_path / "agents" / "b.yaml").write_text(BILLING.replace("name: billing-cycle", "name: billing-cyсle"))
+    (tmp_path / "agents" / "b.yaml").write_text(
+        BILLING.replace("name: billing-cycle", "name: billing-cy\u0441le")
+    )
     done = run([AGENTPOLICY, "check", "agents"], tmp_path, clean_env(tmp_path))
     assert done.code == 1
     assert "agents/b.yaml:3:1: error AP100" in done.out

@@ -1,0 +1,176 @@
+"""Property tests (hypothesis): the digest, the loader and the change gate under generated input."""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agentpolicy.changes import AgentState, compare
+from agentpolicy.config import Config
+from agentpolicy.digest import agent_digest
+from agentpolicy.model import ERROR
+from agentpolicy.policy import check_loaded
+from agentpolicy.yamlload import _Builder, _compose_all, _fast, load_yaml
+
+FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+slug = st.from_regex(r"\A[a-z][a-z0-9]{0,10}(-[a-z0-9]{1,8}){0,2}\Z")
+text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40
+).filter(
+    lambda s: s.strip() == s and s.strip() and not s.startswith("@")  # '@...' is a team handle (AP101)
+)
+email = st.builds(lambda user, host: f"{user}@{host}.example", slug, slug)
+version = st.builds(lambda a, b, c: f"{a}.{b}.{c}", *(st.integers(0, 40) for _ in range(3)))
+
+
+@st.composite
+def agents(draw: Any) -> dict[str, Any]:
+    actions = draw(st.lists(slug, min_size=2, max_size=6, unique=True))
+    split = draw(st.integers(1, len(actions) - 1))
+    autonomous = [{"action": a, "description": draw(text)} for a in actions[:split]]
+    confirm = [{"action": a, "irreversible": draw(st.booleans())} for a in actions[split:]]
+    return {
+        "apiVersion": "agentpolicy/v1",
+        "kind": "Agent",
+        "name": draw(slug),
+        "version": draw(version),
+        "stage": "production",
+        "description": draw(text),
+        "owner": {"name": draw(text), "email": draw(email)},
+        "autonomy": {"autonomous": autonomous, "requires_confirmation": confirm},
+        "monitoring": {"signals": [{"name": draw(slug), "detects": draw(text), "alert": draw(text)}]},
+        "undo": {"rollback": draw(text), "human_checkpoint": draw(text)},
+        "change_control": {"approvals_required": draw(st.integers(1, 3)), "process": draw(text)},
+    }
+
+
+def render(data: dict[str, Any], *, seed: int, style: str | None, crlf: bool, comments: bool) -> bytes:
+    shuffled = _shuffle(data, random.Random(seed))
+    body = yaml.safe_dump(shuffled, sort_keys=False, default_style=style, allow_unicode=True, width=10_000)
+    if comments:
+        body = "# generated\n" + "".join(
+            f"{line}  # c{i}\n" if line.endswith(("'", '"')) or ":" not in line else f"{line}\n"
+            for i, line in enumerate(body.splitlines())
+        )
+    if crlf:
+        body = body.replace("\n", "\r\n")
+    return body.encode()
+
+
+def _shuffle(value: Any, rng: random.Random) -> Any:
+    if isinstance(value, dict):
+        keys = list(value)
+        rng.shuffle(keys)
+        return {key: _shuffle(value[key], rng) for key in keys}
+    if isinstance(value, list):
+        return [_shuffle(item, rng) for item in value]
+    return value
+
+
+def loaded(raw: bytes) -> dict[str, Any]:
+    result = load_yaml("agent.yaml", raw)
+    assert result.document is not None, result.findings
+    data: dict[str, Any] = result.document.data
+    return data
+
+
+@FAST
+@given(agents(), st.integers(0, 2**16), st.sampled_from([None, '"', "'"]), st.booleans(), st.booleans())
+def test_the_digest_ignores_key_order_comments_quoting_and_line_endings(
+    agent: dict[str, Any], seed: int, style: str | None, crlf: bool, comments: bool
+) -> None:
+    plain = loaded(render(agent, seed=0, style=None, crlf=False, comments=False))
+    varied = loaded(render(agent, seed=seed, style=style, crlf=crlf, comments=comments))
+    assert agent_digest(varied) == agent_digest(plain) == agent_digest(agent)
+
+
+MUTATIONS = [
+    ("version", lambda a: a.__setitem__("version", a["version"] + "-rc1")),
+    ("stage", lambda a: a.__setitem__("stage", "staging")),
+    ("owner", lambda a: a["owner"].__setitem__("email", "x" + a["owner"]["email"])),
+    ("name", lambda a: a.__setitem__("name", a["name"] + "-x")),
+    ("new action", lambda a: a["autonomy"]["autonomous"].append({"action": "zz-new"})),
+    (
+        "moved action",
+        lambda a: a["autonomy"]["autonomous"].append(a["autonomy"]["requires_confirmation"].pop()),
+    ),
+    (
+        "irreversible",
+        lambda a: a["autonomy"]["requires_confirmation"][0].__setitem__(
+            "irreversible", not a["autonomy"]["requires_confirmation"][0]["irreversible"]
+        ),
+    ),
+    ("undo", lambda a: a["undo"].pop("rollback")),
+    ("approvals", lambda a: a["change_control"].__setitem__("approvals_required", 9)),
+]
+
+
+@FAST
+@given(agents(), st.sampled_from(MUTATIONS))
+def test_any_governed_mutation_changes_the_digest_and_is_seen_by_the_gate(
+    agent: dict[str, Any], mutation: tuple[str, Any]
+) -> None:
+    before = loaded(render(agent, seed=1, style=None, crlf=False, comments=False))
+    mutated = copy.deepcopy(agent)
+    mutation[1](mutated)
+    after = loaded(render(mutated, seed=2, style=None, crlf=False, comments=False))
+    assert agent_digest(after) != agent_digest(before)
+    name = before["name"]
+    change = compare(
+        name,
+        AgentState(
+            name, load_yaml("a.yaml", render(agent, seed=1, style=None, crlf=False, comments=False)).document
+        ),
+        AgentState(
+            after["name"],
+            load_yaml("a.yaml", render(mutated, seed=2, style=None, crlf=False, comments=False)).document,
+        ),
+    )
+    if after["name"] == name:
+        assert change is not None and change.governed, mutation[0]
+
+
+@FAST
+@given(agents())
+def test_any_generated_valid_agent_passes_the_policy(agent: dict[str, Any]) -> None:
+    result = load_yaml("agents/a.yaml", render(agent, seed=3, style=None, crlf=False, comments=False))
+    errors = [f for f in check_loaded([result], Config()) if f.severity == ERROR]
+    assert errors == []
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=400))
+def test_the_loader_given_arbitrary_bytes_returns_a_document_or_findings(raw: bytes) -> None:
+    result = load_yaml("x.yaml", raw)
+    assert (result.document is None) == bool(result.findings)
+    if result.document is not None:
+        result.document.position(("a", 0, "b"))  # positions work out lazily, without raising
+
+
+yaml_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.text(max_size=20)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(yaml_values, st.sampled_from([None, '"', "'"]))
+def test_the_fast_and_the_positional_loader_agree(value: Any, style: str | None) -> None:
+    text = yaml.safe_dump({"root": value}, default_style=style, allow_unicode=True)
+    fast = _fast(text)
+    builder = _Builder()
+    slow = builder.build(_compose_all(text)[0], (), 0)
+    assert fast == slow
