@@ -7,13 +7,20 @@ HEAD (the pre-commit hook), and merge-base(base, head) vs head (pull requests).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from agentpolicy.changes import AgentChange, AgentState, diff_agents
 from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.model import Document, LoadResult
-from agentpolicy.policy import agent_names, check_files, check_loaded, load_agent
+from agentpolicy.policy import (
+    FileVerdict,
+    agent_names,
+    check_files,
+    check_unique_names,
+    judge_file,
+    load_agent,
+)
 from agentpolicy.result import CheckResult
 from agentpolicy.snapshot import EmptySnapshot, FileEntry, FolderSnapshot, Snapshot
 
@@ -69,7 +76,7 @@ def run_check(request: CheckRequest) -> CheckResult:
 
     repo = Repo(request.start)
     before, after, authors = _snapshots(repo, request)
-    return compare_snapshots(request.mode, before, after, authors)
+    return compare_snapshots(request.mode, before, after, authors, repo.repo.path)
 
 
 def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, AuthorsOf]:
@@ -103,7 +110,35 @@ def _first_resolvable(repo: Repo, candidates: tuple[str, ...]) -> str:
     return repo.resolve(candidates[-1])
 
 
-def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: AuthorsOf) -> CheckResult:
+def _policy_verdicts(
+    after: Snapshot, files: dict[str, FileEntry], changed: set[str], config: Config, git_dir: str | None
+) -> tuple[list[FileVerdict], dict[str, LoadResult]]:
+    """Per-file verdicts for every agent file; unchanged blobs come from the derived cache."""
+    from agentpolicy.derived import DerivedCache, policy_key
+
+    cache = DerivedCache.open(git_dir, policy_key(config)) if git_dir else None
+    cached = cache.get_many(sorted({e.key for p, e in files.items() if p not in changed})) if cache else {}
+    verdicts: list[FileVerdict] = []
+    loaded: dict[str, LoadResult] = {}
+    for path, entry in files.items():
+        hit = cached.get(entry.key) if path not in changed and not entry.is_link else None
+        if hit is not None:
+            name, findings = hit
+            verdicts.append(FileVerdict(path, name, [replace(f, path=path) for f in findings]))
+            continue
+        loaded[path] = load_agent(path, after.read(path), is_link=entry.is_link)
+        verdict = judge_file(loaded[path], config)
+        verdicts.append(verdict)
+        if cache is not None and not entry.is_link:
+            cache.put(entry.key, verdict.name, verdict.findings)
+    if cache is not None:
+        cache.close()
+    return verdicts, loaded
+
+
+def compare_snapshots(
+    mode: str, before: Snapshot, after: Snapshot, authors: AuthorsOf, git_dir: str | None = None
+) -> CheckResult:
     from agentpolicy.gate import Gate
     from agentpolicy.reviewset import ReviewSet
     from agentpolicy.signing import make_verifier
@@ -112,13 +147,11 @@ def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: Aut
     config = _trust_root_config(before, after, notes)
     after_files = after.files(config.agents)
     before_files = before.files(config.agents)
-    loaded_after = {
-        path: load_agent(path, after.read(path), is_link=entry.is_link) for path, entry in after_files.items()
-    }
-    findings = check_loaded(loaded_after.values(), config)
-
     changed_after = {p for p, e in after_files.items() if before_files.get(p, _NONE).key != e.key}
     changed_before = {p for p, e in before_files.items() if after_files.get(p, _NONE).key != e.key}
+    verdicts, loaded_after = _policy_verdicts(after, after_files, changed_after, config, git_dir)
+    policy_findings = [f for verdict in verdicts for f in verdict.findings]
+    policy_findings += check_unique_names(verdicts, lambda path: load_agent(path, after.read(path)).document)
     after_states = _states({p: loaded_after[p] for p in changed_after})
     before_states = _states(
         {
@@ -129,7 +162,7 @@ def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: Aut
     )
     changes: list[AgentChange] = diff_agents(before_states, after_states)
 
-    agents = agent_names(loaded_after.values())
+    agents = {v.name: v.path for v in sorted(verdicts, key=lambda v: v.path, reverse=True) if v.name}
     known = set(agents) | set(before_states)
     reviews = ReviewSet(before, after, config)
     gate = Gate(config, reviews, make_verifier(config, before, after, notes), authors)
@@ -139,7 +172,7 @@ def compare_snapshots(mode: str, before: Snapshot, after: Snapshot, authors: Aut
     gate.run(changes, known, [trust] if trust else [])
     from agentpolicy.policy import apply_overrides
 
-    findings = apply_overrides([*findings, *gate.findings], config)
+    findings = apply_overrides([*policy_findings, *gate.findings], config)
     return CheckResult(
         mode,
         findings,

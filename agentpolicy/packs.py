@@ -27,9 +27,9 @@ class ApprovalPolicy:
     source: str
 
     def applies_to(self, data: dict[str, Any]) -> bool:
-        from jsonschema import Draft202012Validator
+        from agentpolicy.rules.declarative import _is_valid
 
-        return bool(Draft202012Validator(self.when).is_valid(data))
+        return _is_valid(self.when, data)
 
 
 @dataclass(frozen=True)

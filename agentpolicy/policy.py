@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from agentpolicy.config import Config
 from agentpolicy.model import ERROR, Document, Finding, LoadResult
@@ -59,43 +59,70 @@ def check_document(document: Document, config: Config) -> list[Finding]:
     return findings
 
 
-def check_unique_names(documents: Sequence[Document]) -> list[Finding]:
-    first: dict[str, Document] = {}
+@dataclass
+class FileVerdict:
+    """The per-file result for one agent file: its name and its own findings."""
+
+    path: str
+    name: str | None
+    findings: list[Finding]
+    document: Document | None = None
+
+    def name_position(self, reload: Callable[[str], Document | None] | None = None) -> tuple[int, int]:
+        document = self.document or (reload(self.path) if reload else None)
+        return document.position(("name",)) if document else (1, 1)
+
+
+def judge_file(result: LoadResult, config: Config) -> FileVerdict:
+    if result.document is None:
+        return FileVerdict(result.findings[0].path if result.findings else "", None, list(result.findings))
+    name = result.document.data.get("name")
+    return FileVerdict(
+        result.document.path,
+        name if isinstance(name, str) and name else None,
+        check_document(result.document, config),
+        result.document,
+    )
+
+
+def check_unique_names(
+    verdicts: Sequence[FileVerdict], reload: Callable[[str], Document | None] | None = None
+) -> list[Finding]:
+    first: dict[str, str] = {}
     findings = []
-    for document in sorted(documents, key=lambda doc: doc.path):
-        name = document.data.get("name")
-        if not isinstance(name, str):
+    for verdict in sorted(verdicts, key=lambda v: v.path):
+        if verdict.name is None:
             continue
-        if name in first:
-            line, column = document.position(("name",))
+        if verdict.name in first:
+            line, column = verdict.name_position(reload)
             findings.append(
                 Finding(
-                    path=document.path,
+                    path=verdict.path,
                     line=line,
                     column=column,
                     rule="AP140",
                     severity=ERROR,
-                    message=f"agent name {name!r} is already used by {first[name].path}",
+                    message=f"agent name {verdict.name!r} is already used by {first[verdict.name]}",
                     hint=PYTHON_RULES["AP140"].hint,
-                    agent=name,
+                    agent=verdict.name,
                 )
             )
         else:
-            first[name] = document
+            first[verdict.name] = verdict.path
     return findings
+
+
+def check_verdicts(
+    verdicts: Sequence[FileVerdict], config: Config, reload: Callable[[str], Document | None] | None = None
+) -> list[Finding]:
+    findings = [finding for verdict in verdicts for finding in verdict.findings]
+    findings.extend(check_unique_names(verdicts, reload))
+    return apply_overrides(findings, config)
 
 
 def check_loaded(results: Iterable[LoadResult], config: Config) -> list[Finding]:
     """Every per-file and cross-file policy finding for a set of loaded agent files."""
-    findings: list[Finding] = []
-    documents: list[Document] = []
-    for result in results:
-        findings.extend(result.findings)
-        if result.document is not None:
-            documents.append(result.document)
-            findings.extend(check_document(result.document, config))
-    findings.extend(check_unique_names(documents))
-    return apply_overrides(findings, config)
+    return check_verdicts([judge_file(result, config) for result in results], config)
 
 
 def apply_overrides(

@@ -13,12 +13,16 @@ from tests.helpers import AGENTPOLICY, EXPANDED_BILLING, GitRepo, Key, approve, 
 PRLIMIT = shutil.which("prlimit")
 
 
+CACHE = ".git/agentpolicy/"  # the derived-data cache: the one documented exception
+
+
 def tree_state(root: Path) -> dict[str, str]:
-    """Every file under root (the .git folder included) with its content hash."""
+    """Every file under root (the .git folder included, the cache excepted) with its content hash."""
     state = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            state[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+        relative = str(path.relative_to(root))
+        if path.is_file() and not path.is_symlink() and not relative.startswith(CACHE):
+            state[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
     return state
 
 
@@ -103,3 +107,65 @@ def test_init_and_new_on_a_full_disk_leave_nothing_half_written(repo: GitRepo) -
     done = run([PRLIMIT or "", "--fsize=100", "--", AGENTPOLICY, "new", "helper"], repo.path, repo.env)
     assert done.code == 2
     assert not (repo.path / "agents" / "helper.yaml").exists()
+
+
+def _billing_broken() -> str:
+    from tests.helpers import BILLING
+
+    return BILLING.replace("      alert: pagerduty:billing-oncall\n", "")
+
+
+def test_a_corrupt_cache_never_changes_a_verdict(repo: GitRepo, keys: dict[str, Key]) -> None:
+    guarded_repo(repo, keys)
+    repo.write("agents/broken.yaml", _billing_broken().replace("name: billing-cycle", "name: broken"))
+    repo.commit("broken agent", verify=False)
+    repo.write("notes.txt", "x\n")
+    first = repo.ap("check", "--staged")
+    assert first.code == 1 and "agents/broken.yaml" in first.out
+    cache = next((repo.path / ".git" / "agentpolicy").glob("*.sqlite3"))
+    cache.write_bytes(b"garbage" * 100)  # corrupt the whole database
+    again = repo.ap("check", "--staged")
+    assert again.code == 1 and again.out == first.out
+
+
+def test_a_tampered_cache_row_is_ignored_or_harmless(repo: GitRepo, keys: dict[str, Key]) -> None:
+    import sqlite3
+
+    guarded_repo(repo, keys)
+    repo.write("agents/broken.yaml", _billing_broken().replace("name: billing-cycle", "name: broken"))
+    repo.commit("broken agent", verify=False)
+    first = repo.ap("check", "--staged")
+    cache = next((repo.path / ".git" / "agentpolicy").glob("*.sqlite3"))
+    with sqlite3.connect(cache) as db:
+        db.execute("UPDATE results SET payload = 'not json'")
+    again = repo.ap("check", "--staged")
+    assert (again.code, again.out) == (first.code, first.out)
+
+
+def test_the_cache_is_keyed_by_policy_so_a_new_rule_is_applied(repo: GitRepo, keys: dict[str, Key]) -> None:
+    guarded_repo(repo, keys)
+    assert repo.ap("check").code == 0  # fills the cache with a clean result for billing-cycle
+    repo.write(".agentpolicy.yaml", "teams: [anna.nowak@example.com]\n")
+    repo.commit("teams", verify=False)  # the config lands: the cached verdict no longer applies
+    done = repo.ap("check")
+    assert done.code == 1 and "listed as a team" in done.out
+
+
+def test_concurrent_checks_share_the_cache_safely(repo: GitRepo, keys: dict[str, Key]) -> None:
+    import subprocess
+
+    guarded_repo(repo, keys)
+    repo.write("agents/broken.yaml", _billing_broken().replace("name: billing-cycle", "name: broken"))
+    repo.commit("broken agent", verify=False)
+    runs = [
+        subprocess.Popen(
+            [AGENTPOLICY, "check"], cwd=repo.path, env=repo.env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    outputs = []
+    for process in runs:
+        out, _ = process.communicate()
+        outputs.append((process.returncode, out))
+    assert all(code == 1 for code, _ in outputs)
+    assert len({out for _, out in outputs}) == 1

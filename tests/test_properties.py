@@ -174,3 +174,36 @@ def test_the_fast_and_the_positional_loader_agree(value: Any, style: str | None)
     builder = _Builder()
     slow = builder.build(_compose_all(text)[0], (), 0)
     assert fast == slow
+
+
+BREAKS = [
+    lambda a: a.__setitem__("version", 1.1),
+    lambda a: a.__setitem__("stage", "prod"),
+    lambda a: a["owner"].pop("email"),
+    lambda a: a.__setitem__("owner", [a["owner"]]),
+    lambda a: a.__setitem__("extra", 1),
+    lambda a: a["autonomy"]["autonomous"].append({"action": "Bad Action"}),
+    lambda a: a["autonomy"]["requires_confirmation"][0].__setitem__("irreversible", "yes"),
+    lambda a: a["change_control"].__setitem__("approvals_required", -1),
+    lambda a: a["monitoring"]["signals"][0].pop("detects"),
+    lambda a: None,
+]
+
+
+@FAST
+@given(agents(), st.sampled_from(BREAKS))
+def test_the_fast_schema_path_agrees_with_jsonschema(agent: dict[str, Any], breaker: Any) -> None:
+    from jsonschema import Draft202012Validator
+
+    from agentpolicy.fastschema import fast_validator
+    from agentpolicy.pack import schema
+    from agentpolicy.rules.declarative import builtin_declarative_rules
+
+    breaker(agent)
+    pairs = [(schema("agent"), agent)]
+    for rule in builtin_declarative_rules():
+        pairs += [(s, agent) for s in (rule.when, rule.require) if s is not None]
+    for candidate, data in pairs:
+        fast = fast_validator(candidate)
+        assert fast is not None
+        assert fast(copy.deepcopy(data)) == Draft202012Validator(candidate).is_valid(data)

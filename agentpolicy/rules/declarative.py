@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentpolicy.errors import ConfigError
+from agentpolicy.fastschema import fast_validator
 from agentpolicy.model import Document, Finding, JsonPath
 from agentpolicy.pack import validator
 from agentpolicy.rules import RuleInfo
@@ -35,12 +36,15 @@ class DeclarativeRule:
         data = document.data
         if not isinstance(data, dict):
             return
-        when, require = _compiled(self.info.id, self.info.source, self.when, self.require)
-        if when is not None and not when.is_valid(data):
+        if self.when is not None and not _is_valid(self.when, data):
             return
         severity = self.severity_for(data)
         if severity == "off":
             return
+        fast = fast_validator(self.require)
+        if fast is not None and fast(data):
+            return
+        _, require = _compiled(self.info.id, self.info.source, self.when, self.require)
         error = next(iter(require.iter_errors(data)), None)
         if error is None:
             return
@@ -59,6 +63,15 @@ class DeclarativeRule:
 
 
 _COMPILED: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _is_valid(schema: Any, data: Any) -> bool:
+    fast = fast_validator(schema)
+    if fast is not None:
+        return fast(data)
+    from jsonschema import Draft202012Validator
+
+    return bool(Draft202012Validator(schema).is_valid(data))
 
 
 def _compiled(rule_id: str, source: str, when: Any, require: Any) -> tuple[Any, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from agentpolicy.fastschema import fast_validator
 from agentpolicy.model import ERROR, Document, Finding, JsonPath
 from agentpolicy.pack import schema, validator
 
@@ -48,6 +49,9 @@ def _rule_for(schema_path: list[Any]) -> str:
 
 
 def check_schema(document: Document) -> Iterator[Finding]:
+    fast = fast_validator(schema("agent"))
+    if fast is not None and fast(document.data):
+        return  # the common case: valid, and jsonschema is never even imported
     seen: set[tuple[JsonPath, str]] = set()
     errors = validator("agent").iter_errors(document.data)
     for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.validator)):

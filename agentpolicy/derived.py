@@ -1,0 +1,136 @@
+"""A cache of per-file policy results, inside the git directory, keyed by blob id.
+
+Why: the hook runs on every commit, and cross-file rules (unique names) need
+every agent; re-parsing 10,000 unchanged files would make the hook's cost
+follow the repository instead of the change. A blob id names exact content,
+so a result stored under (policy key, blob id) can never be stale: the policy
+key covers the tool version, the built-in and configured rules and the teams.
+
+Safe to delete at any time; never trusted beyond its key: a row that does not
+decode is a miss, and any database error turns the cache off for the run, so
+a corrupt or locked cache can only cost time, never change a verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from typing import Any
+
+from agentpolicy.model import Finding
+
+SCHEMA_VERSION = 1
+
+
+class DerivedCache:
+    def __init__(self, connection: Any, policy: str) -> None:
+        self.connection = connection
+        self.policy = policy
+        self.pending: list[tuple[str, str, str]] = []
+
+    @classmethod
+    def open(cls, git_dir: str, policy: str) -> DerivedCache | None:
+        import sqlite3
+
+        folder = os.path.join(git_dir, "agentpolicy")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            connection = sqlite3.connect(
+                os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, payload TEXT, "
+                "PRIMARY KEY (policy, blob)) WITHOUT ROWID"
+            )
+        except (OSError, sqlite3.Error):
+            return None
+        return cls(connection, policy)
+
+    def get_many(self, blobs: list[str]) -> dict[str, tuple[str | None, list[Finding]]]:
+        import sqlite3
+
+        found: dict[str, tuple[str | None, list[Finding]]] = {}
+        try:
+            for start in range(0, len(blobs), 500):
+                chunk = blobs[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self.connection.execute(
+                    f"SELECT blob, payload FROM results WHERE policy = ? AND blob IN ({marks})",
+                    [self.policy, *chunk],
+                )
+                for blob, payload in rows:
+                    decoded = _decode(payload)
+                    if decoded is not None:
+                        found[blob] = decoded
+        except sqlite3.Error:
+            return {}
+        return found
+
+    def put(self, blob: str, name: str | None, findings: list[Finding]) -> None:
+        payload = json.dumps(
+            {
+                "name": name,
+                "findings": [[f.line, f.column, f.rule, f.severity, f.message, f.hint] for f in findings],
+            }
+        )
+        self.pending.append((self.policy, blob, payload))
+
+    def close(self) -> None:
+        import sqlite3
+
+        with contextlib.suppress(sqlite3.Error):
+            if self.pending:
+                with self.connection:
+                    self.connection.executemany(
+                        "INSERT OR REPLACE INTO results VALUES (?, ?, ?)", self.pending
+                    )
+            self.connection.close()
+
+
+def _decode(payload: str) -> tuple[str | None, list[Finding]] | None:
+    try:
+        data = json.loads(payload)
+        name = data["name"]
+        findings = [
+            Finding("", int(line), int(column), str(rule), str(severity), str(message), str(hint), name or "")
+            for line, column, rule, severity, message, hint in data["findings"]
+        ]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if name is not None and not isinstance(name, str):
+        return None
+    return name, findings
+
+
+def policy_key(config: Any) -> str:
+    """Everything a per-file result depends on besides the file's own bytes."""
+    from agentpolicy import __version__
+    from agentpolicy.pack import schema_text
+    from agentpolicy.rules.declarative import builtin_declarative_rules
+
+    rules = [*builtin_declarative_rules(), *config.pack_rules]
+    material = json.dumps(
+        {
+            "tool": __version__,
+            "schema": schema_text("agent"),
+            "teams": sorted(config.teams),
+            "rules": [
+                [
+                    r.info.id,
+                    r.info.severity,
+                    r.info.message,
+                    r.info.hint,
+                    r.when,
+                    r.require,
+                    r.severity_by_stage,
+                    list(r.at),
+                ]
+                for r in rules
+            ],
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
