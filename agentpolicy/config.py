@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentpolicy.errors import ConfigError
-from agentpolicy.pack import validator
+from agentpolicy.pack import schema_errors
 from agentpolicy.yamlload import load_yaml
 
 CONFIG_PATH = ".agentpolicy.yaml"
@@ -95,7 +95,7 @@ def load_config(raw: bytes | None, where: str = CONFIG_PATH) -> Config:
             line=1,
         )
     _dates_as_text(data)
-    errors = sorted(validator("config").iter_errors(data), key=lambda e: list(map(str, e.path)))
+    errors = schema_errors("config", data)
     if errors:
         error = errors[0]
         path = tuple(error.absolute_path)

@@ -21,14 +21,14 @@ from typing import Any
 
 from agentpolicy.model import Finding
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class DerivedCache:
     def __init__(self, connection: Any, policy: str) -> None:
         self.connection = connection
         self.policy = policy
-        self.pending: list[tuple[str, str, str]] = []
+        self.pending: list[tuple[str, str, str | None, str | None]] = []
 
     @classmethod
     def open(cls, git_dir: str, policy: str) -> DerivedCache | None:
@@ -41,7 +41,7 @@ class DerivedCache:
                 os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5
             )
             connection.execute(
-                "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, payload TEXT, "
+                "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, name TEXT, findings TEXT, "
                 "PRIMARY KEY (policy, blob)) WITHOUT ROWID"
             )
         except (OSError, sqlite3.Error):
@@ -49,33 +49,32 @@ class DerivedCache:
         return cls(connection, policy)
 
     def get_many(self, blobs: list[str]) -> dict[str, tuple[str | None, list[Finding]]]:
+        """One query for the whole policy; clean files (no findings) need no decoding."""
         import sqlite3
 
+        wanted = set(blobs)
         found: dict[str, tuple[str | None, list[Finding]]] = {}
         try:
-            for start in range(0, len(blobs), 500):
-                chunk = blobs[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self.connection.execute(
-                    f"SELECT blob, payload FROM results WHERE policy = ? AND blob IN ({marks})",
-                    [self.policy, *chunk],
-                )
-                for blob, payload in rows:
-                    decoded = _decode(payload)
-                    if decoded is not None:
-                        found[blob] = decoded
+            rows = self.connection.execute(
+                "SELECT blob, name, findings FROM results WHERE policy = ?", (self.policy,)
+            )
+            for blob, name, findings in rows:
+                if blob not in wanted:
+                    continue
+                decoded = _decode(name, findings)
+                if decoded is not None:
+                    found[blob] = decoded
         except sqlite3.Error:
             return {}
         return found
 
     def put(self, blob: str, name: str | None, findings: list[Finding]) -> None:
-        payload = json.dumps(
-            {
-                "name": name,
-                "findings": [[f.line, f.column, f.rule, f.severity, f.message, f.hint] for f in findings],
-            }
+        payload = (
+            json.dumps([[f.line, f.column, f.rule, f.severity, f.message, f.hint] for f in findings])
+            if findings
+            else None
         )
-        self.pending.append((self.policy, blob, payload))
+        self.pending.append((self.policy, blob, name, payload))
 
     def close(self) -> None:
         import sqlite3
@@ -84,22 +83,22 @@ class DerivedCache:
             if self.pending:
                 with self.connection:
                     self.connection.executemany(
-                        "INSERT OR REPLACE INTO results VALUES (?, ?, ?)", self.pending
+                        "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)", self.pending
                     )
             self.connection.close()
 
 
-def _decode(payload: str) -> tuple[str | None, list[Finding]] | None:
+def _decode(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
+    if name is not None and not isinstance(name, str):
+        return None
+    if payload is None:
+        return name, []
     try:
-        data = json.loads(payload)
-        name = data["name"]
         findings = [
             Finding("", int(line), int(column), str(rule), str(severity), str(message), str(hint), name or "")
-            for line, column, rule, severity, message, hint in data["findings"]
+            for line, column, rule, severity, message, hint in json.loads(payload)
         ]
     except (ValueError, KeyError, TypeError):
-        return None
-    if name is not None and not isinstance(name, str):
         return None
     return name, findings
 

@@ -90,7 +90,13 @@ class Repo:
                 f"the index has unresolved conflicts ({', '.join(paths[:5])})",
                 "finish the merge first: resolve the conflicts and `git add` the files",
             )
-        return IndexSnapshot(self.repo, index)
+        snapshot = IndexSnapshot(self.repo, index)
+        if self.has_head and not index_file:
+            # A temporary index (GIT_INDEX_FILE) has no repository to diff with: walk it whole.
+            head = self.head_snapshot()
+            assert isinstance(head, TreeSnapshot)
+            snapshot.on_top_of(head)
+        return snapshot
 
     def worktree_snapshot(self) -> Snapshot:
         return WorkTreeSnapshot(self.repo, self.require_workdir())

@@ -30,8 +30,13 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+@cache
+def _combined(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{_compile(p.removeprefix('./')).pattern})" for p in patterns))
+
+
 def matches(path: str, patterns: Iterable[str]) -> bool:
-    return any(_compile(pattern.removeprefix("./")).match(path) for pattern in patterns)
+    return bool(_combined(tuple(patterns)).match(path))
 
 
 def static_prefix(pattern: str) -> str:

@@ -31,6 +31,17 @@ def schema_text(name: str) -> str:
     return (builtin_pack() / "schemas" / f"{name}.schema.json").read_text("utf-8")
 
 
+def schema_errors(name: str, data: Any) -> list[Any]:
+    """jsonschema's errors for ``data`` against a built-in schema, sorted by place; the
+    fast path answers the common, valid case without importing jsonschema at all."""
+    from agentpolicy.fastschema import fast_validator
+
+    fast = fast_validator(schema(name))
+    if fast is not None and fast(data):
+        return []
+    return sorted(validator(name).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+
+
 @cache
 def validator(name: str) -> Any:
     """A validator built once per process: building one costs far more than using it."""

@@ -48,7 +48,7 @@ class Pack:
 
 def load_pack(snapshot: Snapshot, folder: str, label: str) -> Pack:
     """Read one pack from ``folder`` of ``snapshot``; a broken pack is a configuration error."""
-    from agentpolicy.pack import validator
+    from agentpolicy.pack import schema_errors
     from agentpolicy.rules.declarative import load_rule
 
     root = folder.strip("/")
@@ -70,7 +70,7 @@ def load_pack(snapshot: Snapshot, folder: str, label: str) -> Pack:
             problem = loaded.findings[0]
             raise ConfigError(problem.message, problem.hint, path=settings_path, line=problem.line)
         data = loaded.document.data
-        errors = list(validator("pack").iter_errors(data))
+        errors = schema_errors("pack", data)
         if errors:
             line, _ = loaded.document.position(tuple(errors[0].absolute_path))
             raise ConfigError(

@@ -13,7 +13,7 @@ from typing import Any
 
 from agentpolicy.digest import canonical_json
 from agentpolicy.model import ERROR, Document, Finding
-from agentpolicy.pack import validator
+from agentpolicy.pack import schema_errors
 from agentpolicy.yamlload import load_yaml
 
 SIGNED_FIELDS = (
@@ -92,7 +92,7 @@ def load_review(path: str, raw: bytes | None) -> tuple[ReviewEntry | None, list[
     data = loaded.document.data
     if not isinstance(data, dict):
         return None, [_invalid(path, 1, 1, "a review entry must be a mapping", _REWRITE)]
-    errors = sorted(validator("review").iter_errors(data), key=lambda e: list(map(str, e.path)))
+    errors = schema_errors("review", data)
     if errors:
         error = errors[0]
         line, column = loaded.document.position(tuple(error.absolute_path))

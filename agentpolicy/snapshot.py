@@ -131,22 +131,64 @@ class IndexSnapshot(Snapshot):
         self.repo = repo
         self.index = index
         self._ids: dict[str, Any] = {}
+        self._all: list[tuple[str, Any, int]] | None = None
+        self._base: TreeSnapshot | None = None
+        self._changes: dict[str, tuple[Any, int] | None] = {}
+
+    def _walk_overlay(self, prefixes: list[str]) -> Iterator[FileEntry]:
+        assert self._base is not None
+        roots = tuple(_outermost(prefixes))
+        for entry in self._base._walk(prefixes):
+            if entry.path not in self._changes:
+                self._ids[entry.path] = self._base._ids.get(entry.path)
+                yield entry
+        for path, change in sorted(self._changes.items()):
+            if change is not None and path.startswith(roots) and change[1] != _GITLINK_MODE:
+                shown = display_path(path)
+                self._ids[shown] = change[0]
+                yield FileEntry(shown, str(change[0]), change[1] == _LINK_MODE)
+
+    def _entries(self) -> list[tuple[str, Any, int]]:
+        """(path, id, mode) of every index entry, read once: pygit2 builds each entry in Python."""
+        if self._all is None:
+            entries = []
+            for entry in self.index:
+                try:
+                    path = entry.path
+                except UnicodeDecodeError:
+                    raise GitError(
+                        "the index holds a file name that is not valid UTF-8, so agentpolicy cannot tell "
+                        "whether it is an agent file",
+                        "rename that file (git ls-files shows its name) and stage the rename",
+                    ) from None
+                entries.append((path, entry.id, entry.mode))
+            self._all = entries
+        return self._all
+
+    def on_top_of(self, base: TreeSnapshot) -> None:
+        """Describe the index as HEAD's tree plus the staged changes (a diff done in C), so a
+        walk costs what HEAD's tree costs, and no Python object is built per index entry."""
+        self._base = base
+        self._changes = {}
+        for delta in self.index.diff_to_tree(base.tree).deltas:
+            old, new = delta.old_file, delta.new_file
+            if old.path:
+                self._changes.setdefault(old.path, None)
+            if new.id.raw != b"\0" * 20:
+                self._changes[new.path] = (new.id, new.mode)
+            elif new.path:
+                self._changes.setdefault(new.path, None)
 
     def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
-        roots = _outermost(prefixes)
-        for entry in self.index:
-            try:
-                path = entry.path
-            except UnicodeDecodeError:
-                raise GitError(
-                    "the index holds a file name that is not valid UTF-8, so agentpolicy cannot tell "
-                    "whether it is an agent file",
-                    "rename that file (git ls-files shows its name) and stage the rename",
-                ) from None
-            if any(path.startswith(prefix) for prefix in roots) and entry.mode != _GITLINK_MODE:
+        if self._base is not None:
+            yield from self._walk_overlay(prefixes)
+            return
+        roots = tuple(_outermost(prefixes))
+        for path, blob_id, mode in self._entries():
+            if path.startswith(roots) and mode != _GITLINK_MODE:
                 shown = display_path(path)
-                self._ids[shown] = entry.id
-                yield FileEntry(shown, str(entry.id), entry.mode == _LINK_MODE)
+                self._ids[shown] = blob_id
+                yield FileEntry(shown, str(blob_id), mode == _LINK_MODE)
 
     def read(self, path: str) -> bytes | None:
         if path in self._ids:

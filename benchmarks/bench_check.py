@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth import agent_text  # noqa: E402
-from timing import compare, table  # noqa: E402
+from synth import agent_text
+from timing import compare, table
 
 AGENTPOLICY = str(Path(sys.executable).with_name("agentpolicy"))
 
@@ -87,9 +87,9 @@ def main() -> None:
         for label, repo in (("100", small), ("10,000", huge)):
             result = compare({label: [AGENTPOLICY, "check", "--staged"]}, str(repo), args.runs)
             scaling[label] = result[label]
-        rows.append((f"check --staged, 100 agents", *scaling["100"], "1.00x"))
+        rows.append(("check --staged, 100 agents", *scaling["100"], "1.00x"))
         ratio = scaling["10,000"][0] / scaling["100"][0]
-        rows.append((f"check --staged, 10,000 agents", *scaling["10,000"], f"{ratio:.2f}x (target <= 2x)"))
+        rows.append(("check --staged, 10,000 agents", *scaling["10,000"], f"{ratio:.2f}x (target <= 2x)"))
         startup = compare(
             {
                 "python -c pass": [sys.executable, "-c", "pass"],

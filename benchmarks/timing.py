@@ -8,6 +8,11 @@ import time
 from collections.abc import Sequence
 
 
+def _environment() -> dict[str, str]:
+    """As a user runs it: bytecode caches on (some sandboxes set PYTHONDONTWRITEBYTECODE)."""
+    return {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_once(command: Sequence[str], cwd: str, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Seconds and the peak resident memory (MB) of one run of `command`."""
     start = time.perf_counter()
@@ -17,7 +22,7 @@ def run_once(command: Sequence[str], cwd: str, env: dict[str, str] | None = None
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-        os.execvpe(command[0], list(command), env or dict(os.environ))
+        os.execvpe(command[0], list(command), env or _environment())
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 1):

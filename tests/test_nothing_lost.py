@@ -137,7 +137,7 @@ def test_a_tampered_cache_row_is_ignored_or_harmless(repo: GitRepo, keys: dict[s
     first = repo.ap("check", "--staged")
     cache = next((repo.path / ".git" / "agentpolicy").glob("*.sqlite3"))
     with sqlite3.connect(cache) as db:
-        db.execute("UPDATE results SET payload = 'not json'")
+        db.execute("UPDATE results SET findings = 'not json'")
     again = repo.ap("check", "--staged")
     assert (again.code, again.out) == (first.code, first.out)
 

@@ -13,7 +13,7 @@ from typing import Any
 from agentpolicy.errors import ConfigError
 from agentpolicy.fastschema import fast_validator
 from agentpolicy.model import Document, Finding, JsonPath
-from agentpolicy.pack import validator
+from agentpolicy.pack import schema_errors
 from agentpolicy.rules import RuleInfo
 from agentpolicy.yamlload import load_yaml
 
@@ -93,7 +93,7 @@ def load_rule(path: str, raw: bytes, source: str) -> DeclarativeRule:
         problem = loaded.findings[0]
         raise ConfigError(problem.message, problem.hint, path=path, line=problem.line)
     data = loaded.document.data
-    errors = sorted(validator("rule").iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = schema_errors("rule", data)
     if errors:
         error = errors[0]
         line, _ = loaded.document.position(tuple(error.absolute_path))
