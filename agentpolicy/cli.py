@@ -81,6 +81,17 @@ def main() -> None:
     """
 
 
+def _outputs_option(example: str) -> Any:
+    return click.option(
+        "-o",
+        "--output-to",
+        "outputs",
+        multiple=True,
+        metavar="FORMAT=PATH",
+        help=f"Also write FORMAT to PATH (repeatable), e.g. {example}.",
+    )
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=True))
 @click.option("--staged", is_flag=True, help="Check the index (what is about to be committed) against HEAD.")
@@ -110,14 +121,7 @@ def main() -> None:
     default=None,
     help="Output format (default: text; github under --ci on GitHub Actions).",
 )
-@click.option(
-    "-o",
-    "--output-to",
-    "outputs",
-    multiple=True,
-    metavar="FORMAT=PATH",
-    help="Also write FORMAT to PATH (repeatable), e.g. -o sarif=agentpolicy.sarif -o junit=report.xml.",
-)
+@_outputs_option("-o sarif=agentpolicy.sarif -o junit=report.xml")
 def check(
     paths: tuple[str, ...],
     staged: bool,
@@ -503,14 +507,7 @@ def _emit(text: str, output: str | None) -> None:
     help="Output format (default: table on a terminal, json otherwise).",
 )
 @click.option("--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
-@click.option(
-    "-o",
-    "--output-to",
-    "outputs",
-    multiple=True,
-    metavar="FORMAT=PATH",
-    help="Also write FORMAT to PATH (repeatable), e.g. -o html=audit.html -o csv=audit.csv.",
-)
+@_outputs_option("-o html=audit.html -o csv=audit.csv")
 def audit(
     agents: tuple[str, ...],
     rev: str,

@@ -31,6 +31,23 @@ def schema_text(name: str) -> str:
     return (builtin_pack() / "schemas" / f"{name}.schema.json").read_text("utf-8")
 
 
+def load_checked_yaml(path: str, raw: bytes, schema_name: str, what: str) -> Any:
+    """A settings file (a rule, a pack.yaml) parsed strictly and checked against its schema;
+    any problem is a configuration error naming the file and the line."""
+    from agentpolicy.errors import ConfigError
+    from agentpolicy.yamlload import load_yaml
+
+    loaded = load_yaml(path, raw)
+    if loaded.document is None:
+        problem = loaded.findings[0]
+        raise ConfigError(problem.message, problem.hint, path=path, line=problem.line)
+    errors = schema_errors(schema_name, loaded.document.data)
+    if errors:
+        line, _ = loaded.document.position(tuple(errors[0].absolute_path))
+        raise ConfigError(f"invalid {what}: {errors[0].message}", "see docs/rules.md", path=path, line=line)
+    return loaded.document.data
+
+
 def schema_errors(name: str, data: Any) -> list[Any]:
     """jsonschema's errors for ``data`` against a built-in schema, sorted by place; the
     fast path answers the common, valid case without importing jsonschema at all."""

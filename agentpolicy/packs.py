@@ -14,7 +14,6 @@ from typing import Any
 
 from agentpolicy.errors import ConfigError
 from agentpolicy.snapshot import Snapshot
-from agentpolicy.yamlload import load_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -48,7 +47,7 @@ class Pack:
 
 def load_pack(snapshot: Snapshot, folder: str, label: str) -> Pack:
     """Read one pack from ``folder`` of ``snapshot``; a broken pack is a configuration error."""
-    from agentpolicy.pack import schema_errors
+    from agentpolicy.pack import load_checked_yaml
     from agentpolicy.rules.declarative import load_rule
 
     root = folder.strip("/")
@@ -65,20 +64,7 @@ def load_pack(snapshot: Snapshot, folder: str, label: str) -> Pack:
     approvals: tuple[ApprovalPolicy, ...] = ()
     settings_path = f"{prefix}pack.yaml"
     if settings_path in files:
-        loaded = load_yaml(settings_path, snapshot.read(settings_path) or b"")
-        if loaded.document is None:
-            problem = loaded.findings[0]
-            raise ConfigError(problem.message, problem.hint, path=settings_path, line=problem.line)
-        data = loaded.document.data
-        errors = schema_errors("pack", data)
-        if errors:
-            line, _ = loaded.document.position(tuple(errors[0].absolute_path))
-            raise ConfigError(
-                f"invalid pack settings: {errors[0].message}",
-                "see docs/rules.md",
-                path=settings_path,
-                line=line,
-            )
+        data = load_checked_yaml(settings_path, snapshot.read(settings_path) or b"", "pack", "pack settings")
         name = str(data.get("name", label))
         approvals = tuple(
             ApprovalPolicy(

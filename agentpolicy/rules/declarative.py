@@ -10,12 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentpolicy.errors import ConfigError
 from agentpolicy.fastschema import fast_validator
 from agentpolicy.model import Document, Finding, JsonPath
-from agentpolicy.pack import schema_errors
+from agentpolicy.pack import load_checked_yaml
 from agentpolicy.rules import RuleInfo
-from agentpolicy.yamlload import load_yaml
 
 
 @dataclass(frozen=True)
@@ -88,21 +86,7 @@ def _compiled(rule_id: str, source: str, when: Any, require: Any) -> tuple[Any, 
 
 def load_rule(path: str, raw: bytes, source: str) -> DeclarativeRule:
     """Parse and validate one rule file; a broken rule is a configuration error."""
-    loaded = load_yaml(path, raw)
-    if loaded.document is None:
-        problem = loaded.findings[0]
-        raise ConfigError(problem.message, problem.hint, path=path, line=problem.line)
-    data = loaded.document.data
-    errors = schema_errors("rule", data)
-    if errors:
-        error = errors[0]
-        line, _ = loaded.document.position(tuple(error.absolute_path))
-        raise ConfigError(
-            f"invalid rule: {error.message}",
-            "see the rule format in docs/rules.md",
-            path=path,
-            line=line,
-        )
+    data = load_checked_yaml(path, raw, "rule", "rule")
     at = tuple(part for part in str(data.get("at", "")).split("/") if part)
     info = RuleInfo(
         id=data["id"],
