@@ -16,9 +16,11 @@ from typing import Any
 
 from agentpolicy.changes import AgentState, compare, primary_kind
 from agentpolicy.config import CONFIG_PATH, Config, load_config
+from agentpolicy.derived import AgentDigestCache
 from agentpolicy.errors import AgentPolicyError
 from agentpolicy.globs import matches, static_prefix
 from agentpolicy.history import CommitStep, History
+from agentpolicy.model import Document
 from agentpolicy.policy import load_agent
 from agentpolicy.reviews import ReviewEntry, load_review
 
@@ -123,19 +125,35 @@ class _Replay:
         self._dates: dict[str, dt.datetime] = {}
         self._by_path: dict[str, AgentState] = {}
         self._paths_by_name: dict[str, set[str]] = {}
+        self.digests = AgentDigestCache.open(history.git.path)
 
     # -- parsing, once per blob ---------------------------------------------
     def _agent(self, path: str, blob: str) -> AgentState | None:
         if blob not in self._agent_cache:
-            loaded = load_agent(path, self.history.blob(blob))
-            data = loaded.document.data if loaded.document else None
-            name = data.get("name") if isinstance(data, dict) else None
-            self._agent_cache[blob] = (
-                AgentState(name, loaded.document) if isinstance(name, str) and loaded.document else None
-            )
+            self._agent_cache[blob] = self._parsed(path, blob)
         state = self._agent_cache[blob]
         if state is not None and state.path != path:  # the same content, moved
             state = AgentState(state.name, state.document.moved_to(path))
+        return state
+
+    def _parsed(self, path: str, blob: str) -> AgentState | None:
+        """An agent's governed content: from the derived cache when this blob was seen before
+        (the audit only needs governed content: events are governed changes)."""
+        hit = self.digests.get(blob) if self.digests else None
+        if hit is not None:
+            cached_name, digest, governed = hit
+            state = AgentState(cached_name, Document(path, governed))
+            state.__dict__["governed"] = governed  # the cached_properties, filled from the cache
+            state.__dict__["digest"] = digest
+            return state
+        loaded = load_agent(path, self.history.blob(blob))
+        data = loaded.document.data if loaded.document else None
+        name = data.get("name") if isinstance(data, dict) else None
+        if not (isinstance(name, str) and loaded.document):
+            return None
+        state = AgentState(name, loaded.document)
+        if self.digests:
+            self.digests.put(blob, name, state.digest, state.governed)
         return state
 
     def _entry(self, path: str, blob: str) -> ReviewEntry | None:
@@ -422,6 +440,8 @@ def run_audit(request: AuditRequest) -> AuditResult:
             replay.apply(step)
         if request.progress and count % 500 == 0:
             request.progress(count)
+    if replay.digests:
+        replay.digests.close()
     events = [event for event in replay.events if _selected(event, request)]
     return AuditResult(events, replay.notes, count)
 
@@ -431,7 +451,9 @@ def _selected(event: AuditEvent, request: AuditRequest) -> bool:
         return False
     if request.unapproved_only and event.approved:
         return False
-    when = dt.datetime.strptime(event.date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    if request.since and when < request.since:
+    # ISO 8601 UTC strings of one fixed format compare like the times they name
+    if request.since and event.date < request.since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"):
         return False
-    return not (request.until and when > request.until)
+    return not (
+        request.until and event.date > request.until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from agentpolicy.digest import agent_digest, governed_content
+from agentpolicy.digest import digest_of, governed_content
 from agentpolicy.model import Document, JsonPath
 
 CREATED = "created"
@@ -41,8 +41,12 @@ class AgentState:
         return data
 
     @cached_property
+    def governed(self) -> dict[str, Any]:
+        return governed_content(self.data)
+
+    @cached_property
     def digest(self) -> str:
-        return agent_digest(self.data)
+        return digest_of(self.governed)
 
     @property
     def version(self) -> str | None:
@@ -144,7 +148,7 @@ def compare(name: str, before: AgentState | None, after: AgentState | None) -> A
         change.kinds.append(DELETED)
         return change
     assert before is not None and after is not None
-    old, new = governed_content(before.data), governed_content(after.data)
+    old, new = before.governed, after.governed
     if old == new:
         if before.path != after.path:
             change.kinds.append(MOVED)

@@ -88,6 +88,75 @@ class DerivedCache:
             self.connection.close()
 
 
+class AgentDigestCache:
+    """For the audit: blob id -> (agent name, digest, governed content), so a history that
+    was walked once is not parsed again. Same safety rules as DerivedCache."""
+
+    def __init__(self, connection: Any, key: str) -> None:
+        self.connection = connection
+        self.key = key
+        self.rows: dict[str, tuple[str, str, str]] | None = None
+        self.pending: list[tuple[str, str, str, str, str]] = []
+
+    @classmethod
+    def open(cls, git_dir: str) -> AgentDigestCache | None:
+        import sqlite3
+
+        from agentpolicy import __version__
+
+        folder = os.path.join(git_dir, "agentpolicy")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            connection = sqlite3.connect(
+                os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS agents (tool TEXT, blob TEXT, name TEXT, digest TEXT, "
+                "governed TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID"
+            )
+        except (OSError, sqlite3.Error):
+            return None
+        return cls(connection, f"{__version__}/digest-v1")
+
+    def get(self, blob: str) -> tuple[str, str, dict[str, Any]] | None:
+        import sqlite3
+
+        if self.rows is None:
+            try:
+                self.rows = {
+                    row[0]: (row[1], row[2], row[3])
+                    for row in self.connection.execute(
+                        "SELECT blob, name, digest, governed FROM agents WHERE tool = ?", (self.key,)
+                    )
+                }
+            except sqlite3.Error:
+                self.rows = {}
+        row = self.rows.get(blob)
+        if row is None:
+            return None
+        try:
+            governed = json.loads(row[2])
+        except ValueError:
+            return None
+        if not (isinstance(row[0], str) and isinstance(row[1], str) and isinstance(governed, dict)):
+            return None
+        return row[0], row[1], governed
+
+    def put(self, blob: str, name: str, digest: str, governed: dict[str, Any]) -> None:
+        self.pending.append((self.key, blob, name, digest, json.dumps(governed, sort_keys=True)))
+
+    def close(self) -> None:
+        import sqlite3
+
+        with contextlib.suppress(sqlite3.Error):
+            if self.pending:
+                with self.connection:
+                    self.connection.executemany(
+                        "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", self.pending
+                    )
+            self.connection.close()
+
+
 def _decode(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
     if name is not None and not isinstance(name, str):
         return None

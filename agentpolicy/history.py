@@ -121,25 +121,43 @@ class History:
             step.root = not step.cut
             step.deltas = [FileDelta(None, None, path, blob) for path, blob in self.files(commit.tree)]
             return step
-        if self._fingerprint(parent.tree) == self._fingerprint(commit.tree):
-            return step
-        diff = parent.tree.diff_to_tree(commit.tree)
-        diff.find_similar()
-        for delta in diff.deltas:
-            old_path, new_path = delta.old_file.path, delta.new_file.path
-            if not self._watched(old_path) and not self._watched(new_path):
-                continue
+        for folder, old, new in zip(
+            self.folders, self._fingerprint(parent.tree), self._fingerprint(commit.tree), strict=True
+        ):
+            if old != new:
+                step.deltas.extend(self._folder_deltas(folder, old, new))
+        return step
+
+    def _folder_deltas(self, folder: str, old: str | None, new: str | None) -> Iterator[FileDelta]:
+        """What changed under one watched folder (or file): only that subtree is diffed.
+        No rename detection: the replay follows agents by name, so a move is a delete and an add."""
+        old_obj = self.git[old] if old else None
+        new_obj = self.git[new] if new else None
+        old_tree = old_obj if old_obj is not None and old_obj.type_str == "tree" else None
+        new_tree = new_obj if new_obj is not None and new_obj.type_str == "tree" else None
+        if old_tree is None or new_tree is None:  # a file, or a folder that appeared or went
+            for obj, side in ((old_obj, "old"), (new_obj, "new")):
+                if obj is None:
+                    continue
+                files = (
+                    [(folder, str(obj.id))] if obj.type_str == "blob" else list(self._walk(obj, folder + "/"))
+                )
+                for path, blob in files:
+                    yield (
+                        FileDelta(path, blob, None, None)
+                        if side == "old"
+                        else FileDelta(None, None, path, blob)
+                    )
+            return
+        for delta in old_tree.diff_to_tree(new_tree).deltas:
             zero = delta.old_file.id.raw == b"\0" * 20
             gone = delta.new_file.id.raw == b"\0" * 20
-            step.deltas.append(
-                FileDelta(
-                    None if zero else old_path,
-                    None if zero else str(delta.old_file.id),
-                    None if gone else new_path,
-                    None if gone else str(delta.new_file.id),
-                )
+            yield FileDelta(
+                None if zero else f"{folder}/{delta.old_file.path}",
+                None if zero else str(delta.old_file.id),
+                None if gone else f"{folder}/{delta.new_file.path}",
+                None if gone else str(delta.new_file.id),
             )
-        return step
 
     def _watched(self, path: str) -> bool:
         return any(path == folder or path.startswith(folder + "/") for folder in self.folders)

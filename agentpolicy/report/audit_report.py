@@ -64,7 +64,7 @@ def _table(headers: list[str], rows: list[list[str]], width: int = 80) -> str:
 
 def render_audit(result: AuditResult, fmt: str, board: list[AgentStatus] | None = None) -> str:
     if fmt == "json":
-        return json.dumps(audit_json(result), indent=2, ensure_ascii=False) + "\n"
+        return _json_lines(audit_json(result))
     if fmt == "csv":
         return _csv(
             [*HEADERS, "commit_full", "approved"],
@@ -106,6 +106,15 @@ def _audit_summary(result: AuditResult) -> str:
         f"{len(result.events)} governed change(s) in {result.commits_walked} commit(s); "
         f"{unapproved} unapproved."
     )
+
+
+def _json_lines(payload: dict[str, Any]) -> str:
+    """The JSON object with one event per line: readable, diff-friendly, and written by the C
+    encoder (json's pretty printer is pure Python and dominates a long history's output)."""
+    events = payload.pop("events")
+    head = json.dumps(payload, ensure_ascii=False)[:-1]
+    body = ",\n".join("  " + json.dumps(event, ensure_ascii=False) for event in events)
+    return f'{head}, "events": [\n{body}\n]}}\n' if events else f'{head}, "events": []}}\n'
 
 
 def audit_json(result: AuditResult) -> dict[str, Any]:
