@@ -159,9 +159,6 @@ class History:
                 None if gone else str(delta.new_file.id),
             )
 
-    def _watched(self, path: str) -> bool:
-        return any(path == folder or path.startswith(folder + "/") for folder in self.folders)
-
     def files(self, tree: Any) -> Iterator[tuple[str, str]]:
         for folder in self.folders:
             try:
