@@ -32,7 +32,7 @@ from agentpolicy.sshsig import (
 
 NAMESPACE = "agentpolicy-review"
 CREATE_SIGNERS_HINT = (
-    "create it with one line per reviewer, e.g.: "
+    "create it with one line per reviewer (no SSH key yet? ssh-keygen -t ed25519 -C you@example.com), e.g.: "
     'echo "$(git config user.email) namespaces=\\"agentpolicy-review\\" $(cat ~/.ssh/id_ed25519.pub)" '
     ">> {path}   (or set require_signatures: false in .agentpolicy.yaml for a pilot)"
 )

@@ -269,7 +269,7 @@ def test_a_repo_without_allowed_signers_is_told_how_to_create_it(repo: GitRepo, 
     done = repo.ap("check")
     assert done.code == 1
     assert "AP300 no allowed-signers file at .agentpolicy/allowed_signers" in done.out
-    assert "ssh-keygen" in done.out or "id_ed25519.pub" in done.out
+    assert "ssh-keygen" in done.out and "id_ed25519.pub" in done.out
 
 
 def test_a_key_held_in_ssh_agent_signs(repo: GitRepo, keys: dict[str, Key], tmp_path: Path) -> None:
