@@ -24,6 +24,31 @@ from agentpolicy.model import Finding
 SCHEMA_VERSION = 2
 
 
+def _connect(git_dir: str, create: str) -> Any:
+    """The cache database in the git directory, or None when it cannot be used right now."""
+    import sqlite3
+
+    folder = os.path.join(git_dir, "agentpolicy")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        connection = sqlite3.connect(os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5)
+        connection.execute(create)
+    except (OSError, sqlite3.Error):
+        return None
+    return connection
+
+
+def _flush(connection: Any, insert: str, rows: list[Any]) -> None:
+    """Write the new rows in one transaction; a locked or broken cache only loses them."""
+    import sqlite3
+
+    with contextlib.suppress(sqlite3.Error):
+        if rows:
+            with connection:
+                connection.executemany(insert, rows)
+        connection.close()
+
+
 class DerivedCache:
     def __init__(self, connection: Any, policy: str) -> None:
         self.connection = connection
@@ -32,21 +57,12 @@ class DerivedCache:
 
     @classmethod
     def open(cls, git_dir: str, policy: str) -> DerivedCache | None:
-        import sqlite3
-
-        folder = os.path.join(git_dir, "agentpolicy")
-        try:
-            os.makedirs(folder, exist_ok=True)
-            connection = sqlite3.connect(
-                os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5
-            )
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, name TEXT, findings TEXT, "
-                "PRIMARY KEY (policy, blob)) WITHOUT ROWID"
-            )
-        except (OSError, sqlite3.Error):
-            return None
-        return cls(connection, policy)
+        connection = _connect(
+            git_dir,
+            "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, name TEXT, findings TEXT, "
+            "PRIMARY KEY (policy, blob)) WITHOUT ROWID",
+        )
+        return cls(connection, policy) if connection else None
 
     def get_many(self, blobs: list[str]) -> dict[str, tuple[str | None, list[Finding]]]:
         """One query for the whole policy; clean files (no findings) need no decoding."""
@@ -77,15 +93,7 @@ class DerivedCache:
         self.pending.append((self.policy, blob, name, payload))
 
     def close(self) -> None:
-        import sqlite3
-
-        with contextlib.suppress(sqlite3.Error):
-            if self.pending:
-                with self.connection:
-                    self.connection.executemany(
-                        "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)", self.pending
-                    )
-            self.connection.close()
+        _flush(self.connection, "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)", self.pending)
 
 
 class AgentDigestCache:
@@ -100,23 +108,14 @@ class AgentDigestCache:
 
     @classmethod
     def open(cls, git_dir: str) -> AgentDigestCache | None:
-        import sqlite3
-
         from agentpolicy import __version__
 
-        folder = os.path.join(git_dir, "agentpolicy")
-        try:
-            os.makedirs(folder, exist_ok=True)
-            connection = sqlite3.connect(
-                os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5
-            )
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS agents (tool TEXT, blob TEXT, name TEXT, digest TEXT, "
-                "governed TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID"
-            )
-        except (OSError, sqlite3.Error):
-            return None
-        return cls(connection, f"{__version__}/digest-v1")
+        connection = _connect(
+            git_dir,
+            "CREATE TABLE IF NOT EXISTS agents (tool TEXT, blob TEXT, name TEXT, digest TEXT, "
+            "governed TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID",
+        )
+        return cls(connection, f"{__version__}/digest-v1") if connection else None
 
     def get(self, blob: str) -> tuple[str, str, dict[str, Any]] | None:
         import sqlite3
@@ -146,15 +145,7 @@ class AgentDigestCache:
         self.pending.append((self.key, blob, name, digest, json.dumps(governed, sort_keys=True)))
 
     def close(self) -> None:
-        import sqlite3
-
-        with contextlib.suppress(sqlite3.Error):
-            if self.pending:
-                with self.connection:
-                    self.connection.executemany(
-                        "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", self.pending
-                    )
-            self.connection.close()
+        _flush(self.connection, "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", self.pending)
 
 
 def _decode(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
