@@ -68,13 +68,6 @@ class Config:
     def reviews_prefix(self) -> str:
         return self.reviews.strip("/") + "/"
 
-    def trust_paths(self) -> tuple[str, ...]:
-        """Files whose change alters who may approve: governed like an agent."""
-        paths = [CONFIG_PATH, self.allowed_signers]
-        if self.revoked_signers:
-            paths.append(self.revoked_signers)
-        return tuple(paths)
-
 
 def load_config(raw: bytes | None, where: str = CONFIG_PATH) -> Config:
     """Parse and validate a config file's bytes; ``None`` means no file, hence defaults."""

@@ -7,7 +7,6 @@ from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
-SEVERITIES = (ERROR, WARNING)
 
 Position = tuple[int, int]
 JsonPath = tuple[str | int, ...]

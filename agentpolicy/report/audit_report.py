@@ -12,8 +12,6 @@ from agentpolicy import __version__
 from agentpolicy.audit import AuditEvent, AuditResult
 from agentpolicy.status import AgentStatus
 
-AUDIT_FORMATS = ("table", "json", "csv", "markdown", "html")
-
 
 def _reviewers(event: AuditEvent) -> str:
     if not event.reviewers:

@@ -25,10 +25,3 @@ def all_rules() -> list[RuleInfo]:
 
     rules = list(PYTHON_RULES.values()) + [rule.info for rule in builtin_declarative_rules()]
     return sorted(rules, key=lambda rule: rule.id)
-
-
-def rule_info(rule_id: str) -> RuleInfo | None:
-    for rule in all_rules():
-        if rule.id == rule_id:
-            return rule
-    return None
