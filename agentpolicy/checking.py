@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from agentpolicy.changes import AgentChange, AgentState, diff_agents
 from agentpolicy.config import CONFIG_PATH, Config, load_config
+from agentpolicy.errors import ConfigError
 from agentpolicy.model import Document, LoadResult
 from agentpolicy.policy import (
     FileVerdict,
@@ -196,7 +197,16 @@ def _trust_root_config(before: Snapshot, after: Snapshot, notes: list[str]) -> C
         notes.append(f"no commit yet: using the configuration of {after.label} (it becomes the trust root)")
         return load_config(after_raw).with_packs(after)
     before_raw = before.read(CONFIG_PATH)
-    config = load_config(before_raw).with_packs(before)
+    try:
+        config = load_config(before_raw).with_packs(before)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc.message} (in {before.label}, whose configuration judges this change)",
+            f"{exc.hint}; the fix itself cannot pass a check judged by the broken version: "
+            "commit it with `git commit --no-verify` and have it reviewed (the audit will list it)",
+            path=exc.path,
+            line=exc.line,
+        ) from None
     if before_raw != after_raw:
         notes.append(
             f"{CONFIG_PATH} differs in {after.label}; this check uses the version of {before.label}, "

@@ -128,3 +128,20 @@ def test_conflicting_modes_are_a_usage_error(tmp_path: Path) -> None:
     code, _, err = ap(tmp_path, "check", "--staged", "a.yaml")
     assert code == 2
     assert "cannot be combined" in err
+
+
+def test_a_broken_config_at_head_says_which_side_and_how_to_get_out(tmp_path: Path) -> None:
+    from tests.helpers import GitRepo
+
+    repo = GitRepo(tmp_path / "repo", tmp_path)
+    repo.write(".agentpolicy.yaml", "agnets: [x]\n")
+    repo.commit("broken config")
+    repo.write(".agentpolicy.yaml", "agents: ['agents/**/*.yaml']\n")
+    repo.stage()
+    done = repo.ap("check", "--staged")
+    assert done.code == 2
+    assert (
+        ".agentpolicy.yaml:1: unknown key `agnets` (in HEAD, whose configuration judges this change)"
+        in done.err
+    )
+    assert "git commit --no-verify" in done.err
