@@ -80,6 +80,7 @@ def render_audit(result: AuditResult, fmt: str, board: list[AgentStatus] | None 
     lines = [_event_table(result)] if result.events else ["No governed changes found."]
     lines += [f"note: {note.commit[:8]} {note.message}".replace("note:  ", "note: ") for note in result.notes]
     lines.append(_audit_summary(result))
+    lines += textwrap.wrap(SIGNATURE_CLOCK, 80)
     return "\n".join(lines) + "\n"
 
 
@@ -96,6 +97,12 @@ def _event_table(result: AuditResult, width: int = 80) -> str:
                 text, width, initial_indent=" " * 12, subsequent_indent=" " * 15, break_long_words=False
             )
     return "\n".join(lines)
+
+
+SIGNATURE_CLOCK = (
+    "Signatures are judged with the allowed signers in force at the commit that added each entry, "
+    "at that commit's date."
+)
 
 
 def _audit_summary(result: AuditResult) -> str:
@@ -148,7 +155,7 @@ def _markdown_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _markdown(result: AuditResult) -> str:
-    parts = ["# Agent approval audit", "", _audit_summary(result), ""]
+    parts = ["# Agent approval audit", "", f"{_audit_summary(result)} {SIGNATURE_CLOCK}", ""]
     if result.events:
         rows = [
             [f"`{r[1]}`" if i == 1 else (f"**{c}**" if c == "UNAPPROVED" else c) for i, c in enumerate(r)]
