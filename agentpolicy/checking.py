@@ -98,7 +98,7 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
             RangeAuthors(repo, merge_base, head),
         )
     before = repo.head_snapshot()
-    after = repo.index_snapshot() if request.mode == STAGED else repo.worktree_snapshot()
+    after = repo.index_snapshot(before) if request.mode == STAGED else repo.worktree_snapshot()
     return before, after, UserAuthors(repo.identity())
 
 

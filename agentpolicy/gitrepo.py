@@ -76,7 +76,8 @@ class Repo:
     def revision_snapshot(self, commit_id: str, label: str) -> Snapshot:
         return TreeSnapshot(self.repo, self.repo[commit_id].tree, label)
 
-    def index_snapshot(self) -> Snapshot:
+    def index_snapshot(self, head: Snapshot | None = None) -> Snapshot:
+        """The index; ``head`` (HEAD's snapshot, if the caller has one) is shared, not re-read."""
         self.require_workdir()
         index_file = os.environ.get("GIT_INDEX_FILE")
         if index_file:
@@ -93,9 +94,9 @@ class Repo:
         snapshot = IndexSnapshot(self.repo, index)
         if self.has_head and not index_file:
             # A temporary index (GIT_INDEX_FILE) has no repository to diff with: walk it whole.
-            head = self.head_snapshot()
-            assert isinstance(head, TreeSnapshot)
-            snapshot.on_top_of(head)
+            base = head if head is not None else self.head_snapshot()
+            assert isinstance(base, TreeSnapshot)
+            snapshot.on_top_of(base)
         return snapshot
 
     def worktree_snapshot(self) -> Snapshot:

@@ -80,6 +80,7 @@ class TreeSnapshot(Snapshot):
         self.tree = tree
         self.label = label
         self._ids: dict[str, Any] = {}  # walked path -> blob id, so escaped names still read
+        self._walked: dict[tuple[str, ...], list[FileEntry]] = {}
 
     def _subtree(self, folder: str) -> Any:
         node = self.tree
@@ -96,10 +97,16 @@ class TreeSnapshot(Snapshot):
         return node
 
     def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
-        for prefix in _outermost(prefixes):
-            tree = self._subtree(prefix)
-            if tree is not None:
-                yield from self._walk_tree(tree, prefix)
+        # A tree never changes: walked once per prefix list, however many sides ask for it.
+        key = tuple(prefixes)
+        if key not in self._walked:
+            entries: list[FileEntry] = []
+            for prefix in _outermost(prefixes):
+                tree = self._subtree(prefix)
+                if tree is not None:
+                    entries.extend(self._walk_tree(tree, prefix))
+            self._walked[key] = entries
+        yield from self._walked[key]
 
     def _walk_tree(self, tree: Any, prefix: str) -> Iterator[FileEntry]:
         for entry in tree:
