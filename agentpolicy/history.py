@@ -34,7 +34,6 @@ class CommitStep:
     author: str
     deltas: list[FileDelta] = field(default_factory=list)
     cut: bool = False  # a shallow clone's boundary: its parents are not in the repository
-    root: bool = False
     side: bool = False  # not on the first-parent line (only walked with --all-parents)
     parent_id: str | None = None
 
@@ -118,7 +117,6 @@ class History:
         if parent is not None:
             step.parent_id = str(parent.id)
         if parent is None:
-            step.root = not step.cut
             step.deltas = [FileDelta(None, None, path, blob) for path, blob in self.files(commit.tree)]
             return step
         for folder, old, new in zip(
