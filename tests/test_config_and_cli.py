@@ -145,3 +145,22 @@ def test_a_broken_config_at_head_says_which_side_and_how_to_get_out(tmp_path: Pa
         in done.err
     )
     assert "git commit --no-verify" in done.err
+
+
+def test_pushed_outside_the_pre_push_stage_is_a_usage_error(tmp_path: Path) -> None:
+    from tests.helpers import GitRepo
+
+    repo = GitRepo(tmp_path / "repo", tmp_path)
+    done = repo.ap("check", "--pushed")
+    assert done.code == 2
+    assert "PRE_COMMIT_TO_REF" in done.err and "--base REV --head REV" in done.err
+
+
+def test_approve_needs_exactly_one_of_agent_or_trust_root(tmp_path: Path) -> None:
+    from tests.helpers import GitRepo
+
+    repo = GitRepo(tmp_path / "repo", tmp_path)
+    for args in (("approve",), ("approve", "billing-cycle", "--trust-root")):
+        done = repo.ap(*args)
+        assert done.code == 2
+        assert "name one AGENT to approve, or pass --trust-root (not both)" in done.err
