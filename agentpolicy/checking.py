@@ -79,27 +79,35 @@ def run_check(request: CheckRequest) -> CheckResult:
     from agentpolicy.fastschema import use_cache_dir
 
     use_cache_dir(os.path.join(repo.repo.path, "agentpolicy"))
-    before, after, authors = _snapshots(repo, request)
-    return compare_snapshots(request.mode, before, after, authors, repo.repo.path)
+    before, after, authors, tip = _snapshots(repo, request)
+    return compare_snapshots(request.mode, before, after, authors, repo.repo.path, tip)
 
 
-def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, AuthorsOf]:
+def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, AuthorsOf, Snapshot | None]:
+    """(before, after, who authored the change, the target branch's tip when it differs from before)."""
     from agentpolicy.sod import RangeAuthors, UserAuthors
 
     if request.mode == RANGE:
         head = repo.resolve(request.head)
         if request.base is None:  # a pushed branch with no history on the remote yet
-            return EmptySnapshot(), repo.revision_snapshot(head, request.head), RangeAuthors(repo, None, head)
+            return (
+                EmptySnapshot(),
+                repo.revision_snapshot(head, request.head),
+                RangeAuthors(repo, None, head),
+                None,
+            )
         base = _first_resolvable(repo, (request.base, *request.base_fallbacks))
         merge_base = repo.merge_base(base, head)
+        tip = None if base == merge_base else repo.revision_snapshot(base, f"{request.base} ({base[:12]})")
         return (
             repo.revision_snapshot(merge_base, f"merge base {merge_base[:12]}"),
             repo.revision_snapshot(head, f"{request.head} ({head[:12]})"),
             RangeAuthors(repo, merge_base, head),
+            tip,
         )
     before = repo.head_snapshot()
     after = repo.index_snapshot(before) if request.mode == STAGED else repo.worktree_snapshot()
-    return before, after, UserAuthors(repo.identity())
+    return before, after, UserAuthors(repo), None
 
 
 def _first_resolvable(repo: Repo, candidates: tuple[str, ...]) -> str:
@@ -141,7 +149,12 @@ def _policy_verdicts(
 
 
 def compare_snapshots(
-    mode: str, before: Snapshot, after: Snapshot, authors: AuthorsOf, git_dir: str | None = None
+    mode: str,
+    before: Snapshot,
+    after: Snapshot,
+    authors: AuthorsOf,
+    git_dir: str | None = None,
+    tip: Snapshot | None = None,
 ) -> CheckResult:
     from agentpolicy.gate import Gate
     from agentpolicy.reviewset import ReviewSet
@@ -149,7 +162,9 @@ def compare_snapshots(
 
     notes: list[str] = []
     config = _trust_root_config(before, after, notes)
-    after_files = after.files(config.agents)
+    # A file that only the after side's configuration makes an agent is new to the gate:
+    # widening the globs must not slip existing, never-reviewed files in.
+    after_files = after.files(governed_globs(config, after))
     before_files = before.files(config.agents)
     changed_after = {p for p, e in after_files.items() if before_files.get(p, _NONE).key != e.key}
     changed_before = {p for p, e in before_files.items() if after_files.get(p, _NONE).key != e.key}
@@ -169,7 +184,7 @@ def compare_snapshots(
     agents = {v.name: v.path for v in sorted(verdicts, key=lambda v: v.path, reverse=True) if v.name}
     known = set(agents) | set(before_states)
     reviews = ReviewSet(before, after, config)
-    gate = Gate(config, reviews, make_verifier(config, before, after, notes), authors)
+    gate = Gate(config, reviews, make_verifier(config, before, after, notes, tip), authors)
     from agentpolicy.trustroot import trust_subject
 
     trust = trust_subject(before, after, config)
@@ -185,7 +200,17 @@ def compare_snapshots(
         notes,
         agents,
         tuple(rule.info for rule in config.pack_rules),
+        gate.trust_root_approved,
     )
+
+
+def governed_globs(config: Config, after: Snapshot) -> tuple[str, ...]:
+    """The before side's agent globs plus any the after side's configuration adds."""
+    try:
+        proposed = load_config(after.read(CONFIG_PATH)).agents
+    except ConfigError:
+        return config.agents
+    return tuple(dict.fromkeys((*config.agents, *proposed)))
 
 
 _NONE = FileEntry("", "")

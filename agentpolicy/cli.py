@@ -564,7 +564,11 @@ def audit(
         if chosen == "html" or any(name == "html" for name, _ in extra):
             from agentpolicy.status import run_status
 
-            board = run_status(rev=(rev.partition("..")[2] or "HEAD") if ".." in rev else rev)
+            board = (
+                run_status(rev=rev.partition("..")[2] or "HEAD")
+                if ".." in rev
+                else run_status(rev=rev, audit=result if not (agents or since or until) else None)
+            )
         _emit(render_audit(result, chosen, board), output)
         for name, path in extra:
             _write_report(path, render_audit(result, name, board))

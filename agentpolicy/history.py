@@ -30,9 +30,12 @@ class CommitStep:
     """One walked commit and what it changed under the watched folders."""
 
     id: str
-    date: dt.datetime
+    date: dt.datetime  # the author date, as shown in reports
     author: str
     deltas: list[FileDelta] = field(default_factory=list)
+    committed: dt.datetime | None = None  # the committer date (the judge's clock starts from it)
+    people: frozenset[str] = frozenset()  # author and committer e-mails (separation of duties)
+    merge: bool = False
     cut: bool = False  # a shallow clone's boundary: its parents are not in the repository
     side: bool = False  # not on the first-parent line (only walked with --all-parents)
     parent_id: str | None = None
@@ -54,7 +57,9 @@ class History:
 
         self.repo = repo
         self.git = repo.repo
-        self.folders = sorted({folder.strip("/") for folder in folders if folder.strip("/")})
+        # "" is the whole tree: a glob with no folder of its own can match anywhere.
+        stripped = {folder.strip("/") for folder in folders}
+        self.folders = [""] if "" in stripped else sorted(stripped)
         self._pygit2 = pygit2
         pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, 4096)
         self.shallow = self._shallow_ids()
@@ -77,6 +82,8 @@ class History:
         yield from walker
 
     def _entry_id(self, tree: Any, path: str) -> str | None:
+        if not path:
+            return str(tree.id)
         try:
             return str(tree[path].id)
         except KeyError:
@@ -106,6 +113,9 @@ class History:
             id=str(commit.id),
             date=dt.datetime.fromtimestamp(commit.author.time, dt.UTC),
             author=_person(commit.author),
+            committed=dt.datetime.fromtimestamp(commit.committer.time, dt.UTC),
+            people=frozenset({_decode(commit.author.email), _decode(commit.committer.email)}),
+            merge=len(commit.parent_ids) > 1,
         )
         commit_id = str(commit.id)
         if commit_id in self.shallow:
@@ -129,6 +139,7 @@ class History:
     def _folder_deltas(self, folder: str, old: str | None, new: str | None) -> Iterator[FileDelta]:
         """What changed under one watched folder (or file): only that subtree is diffed.
         No rename detection: the replay follows agents by name, so a move is a delete and an add."""
+        prefix = f"{folder}/" if folder else ""
         old_obj = self.git[old] if old else None
         new_obj = self.git[new] if new else None
         old_tree = old_obj if old_obj is not None and old_obj.type_str == "tree" else None
@@ -137,9 +148,7 @@ class History:
             for obj, side in ((old_obj, "old"), (new_obj, "new")):
                 if obj is None:
                     continue
-                files = (
-                    [(folder, str(obj.id))] if obj.type_str == "blob" else list(self._walk(obj, folder + "/"))
-                )
+                files = [(folder, str(obj.id))] if obj.type_str == "blob" else list(self._walk(obj, prefix))
                 for path, blob in files:
                     yield (
                         FileDelta(path, blob, None, None)
@@ -151,14 +160,17 @@ class History:
             zero = delta.old_file.id.raw == b"\0" * 20
             gone = delta.new_file.id.raw == b"\0" * 20
             yield FileDelta(
-                None if zero else f"{folder}/{delta.old_file.path}",
+                None if zero else f"{prefix}{delta.old_file.path}",
                 None if zero else str(delta.old_file.id),
-                None if gone else f"{folder}/{delta.new_file.path}",
+                None if gone else f"{prefix}{delta.new_file.path}",
                 None if gone else str(delta.new_file.id),
             )
 
     def files(self, tree: Any) -> Iterator[tuple[str, str]]:
         for folder in self.folders:
+            if not folder:
+                yield from self._walk(tree, "")
+                continue
             try:
                 entry = tree[folder]
             except KeyError:

@@ -21,6 +21,7 @@ class ChangeSummary:
     approvals_required: int = 0
     approved_by: list[str] = field(default_factory=list)
     digest: str = ""
+    approved: bool | None = None  # the judge's verdict; None for a change that needs no review
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class ChangeSummary:
             "approvals_required": self.approvals_required,
             "approved_by": self.approved_by,
             "digest": self.digest or None,
+            "approved": self.approved,
         }
 
 
@@ -45,6 +47,7 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     agents: dict[str, str] = field(default_factory=dict)  # every agent checked: name -> file
     pack_rules: tuple[Any, ...] = ()  # RuleInfo of the rules from `policy:` packs
+    trust_root_approved: bool | None = None  # None: the trust root did not change (or is bootstrapping)
 
     def rules(self) -> list[Any]:
         """Every rule this run could report, for reporters that list them (SARIF, JUnit)."""

@@ -50,6 +50,18 @@ class ReviewSet:
             self._by_agent[agent] = entries
         return self._by_agent[agent]
 
+    def before_entries(self, agent: str) -> list[ReviewEntry]:
+        """The entries the before side already holds for ``agent`` (their times set the floor)."""
+        folder = entry_folder(self.config.reviews, agent)
+        entries = []
+        for path, entry in sorted(self.before.files_under(folder).items()):
+            if entry.is_link or not path.endswith((".yaml", ".yml")):
+                continue
+            loaded, _problems = load_review(path, self.before.read(path))
+            if loaded is not None and loaded.agent == agent:
+                entries.append(loaded)
+        return entries
+
     def added_entries(self) -> list[ReviewEntry]:
         entries = []
         for path in sorted(self.added_paths):

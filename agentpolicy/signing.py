@@ -19,12 +19,14 @@ from collections.abc import Callable
 
 from agentpolicy.config import Config
 from agentpolicy.errors import SigningError
-from agentpolicy.gate import Verdict
+from agentpolicy.judge import Verdict
 from agentpolicy.reviews import ReviewEntry
 from agentpolicy.snapshot import Snapshot
 from agentpolicy.sshsig import (
     ParsedSignature,
     SignatureFormatError,
+    certificate_principals,
+    key_identity,
     parse_allowed_signers,
     parse_signature,
     revoked_key_blobs,
@@ -181,7 +183,16 @@ class TrustRoot:
                 "(a field was edited after signing?)",
                 "entries are append-only: ask the reviewer for a new signed entry",
             )
-        return Verdict(True)
+        return Verdict(True, key=signing_key_identity(parsed), principals=self.principals_of(parsed))
+
+    def principals_of(self, parsed: ParsedSignature) -> tuple[str, ...]:
+        """Every principal pattern this root allows the signing key to sign as (separation of duties)."""
+        principals = [
+            p for signer in self.signers if signer.key_blob == parsed.key_blob for p in signer.principals
+        ]
+        if parsed.is_certificate:
+            principals.extend(certificate_principals(parsed.key_blob) or ())
+        return tuple(dict.fromkeys(principals))
 
     def _diagnose(self, entry: ReviewEntry, parsed: ParsedSignature, now: dt.datetime) -> Verdict | None:
         if parsed.namespace != NAMESPACE:
@@ -247,6 +258,51 @@ class TrustRoot:
         return None
 
 
+def signing_key_identity(parsed: ParsedSignature) -> bytes:
+    """One key, one count: a certificate counts as the key it certifies."""
+    return key_identity(parsed.key_blob)
+
+
+class TipTrust:
+    """A key counts only if it is also still allowed, and not revoked, at the target branch's tip.
+
+    Why: the before side of a pull request is its merge base; a branch forked
+    before a key was revoked or removed must not keep using that key.
+    """
+
+    def __init__(self, base: TrustRoot, tip: TrustRoot | None) -> None:
+        self.base, self.tip = base, tip
+
+    def verdict(self, entry: ReviewEntry, at: dt.datetime | None = None) -> Verdict:
+        verdict = self.base.verdict(entry, at)
+        if not verdict.ok or self.tip is None or entry.signature is None or verdict.key is None:
+            return verdict
+        later = self.tip.verdict(entry, at)
+        if not later.ok:
+            return Verdict(
+                False,
+                later.rule or "AP305",
+                f"{later.message} (at the target branch's tip{self.tip.label}; a key must still be "
+                "allowed where the change lands, not only where the branch was forked)",
+                later.hint,
+            )
+        merged = tuple(dict.fromkeys((*verdict.principals, *later.principals)))
+        return Verdict(True, verdict.rule, verdict.message, verdict.hint, verdict.key, merged)
+
+
+def tip_trust_root(config: Config, tip: Snapshot) -> TrustRoot:
+    """The signers in force at the target branch's tip, read with that tip's own configuration."""
+    from agentpolicy.config import CONFIG_PATH, load_config
+    from agentpolicy.errors import AgentPolicyError
+
+    try:
+        tip_config = load_config(tip.read(CONFIG_PATH))
+    except AgentPolicyError:
+        tip_config = config
+    revoked = tip.read(tip_config.revoked_signers) if tip_config.revoked_signers else None
+    return TrustRoot(config, tip.read(tip_config.allowed_signers), revoked, label=f" in {tip.label}")
+
+
 def load_trust_root(config: Config, before: Snapshot, after: Snapshot, notes: list[str]) -> TrustRoot:
     """The trust root comes from the before side; a new repo bootstraps from the after side."""
     allowed = before.read(config.allowed_signers) if before.exists else None
@@ -266,9 +322,12 @@ def load_trust_root(config: Config, before: Snapshot, after: Snapshot, notes: li
 
 
 def make_verifier(
-    config: Config, before: Snapshot, after: Snapshot, notes: list[str]
+    config: Config, before: Snapshot, after: Snapshot, notes: list[str], tip: Snapshot | None = None
 ) -> Callable[[ReviewEntry], Verdict]:
-    root = load_trust_root(config, before, after, notes)
+    """Verdicts by the before side's trust root (and, for a range, the target tip's), cached per entry."""
+    base = load_trust_root(config, before, after, notes)
+    bootstrapping = base.allowed is None or not before.exists or before.read(config.allowed_signers) is None
+    root = TipTrust(base, None if tip is None or bootstrapping else tip_trust_root(config, tip))
     cache: dict[str, Verdict] = {}
 
     def verify(entry: ReviewEntry) -> Verdict:

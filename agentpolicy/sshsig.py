@@ -207,3 +207,58 @@ def revoked_key_blobs(raw: bytes) -> set[bytes] | None:
                     blobs.add(base64.b64decode(tokens[position + 1], validate=True))
                 break
     return blobs
+
+
+_CERT_SUFFIX = "-cert-v01@openssh.com"
+# How many length-prefixed public-key fields follow the nonce in each certificate type.
+_CERT_KEY_FIELDS = {
+    "ssh-ed25519": 1,
+    "ssh-rsa": 2,
+    "ssh-dss": 4,
+    "ecdsa-sha2-nistp256": 2,
+    "ecdsa-sha2-nistp384": 2,
+    "ecdsa-sha2-nistp521": 2,
+    "sk-ssh-ed25519@openssh.com": 2,
+    "sk-ecdsa-sha2-nistp256@openssh.com": 3,
+}
+
+
+def _certificate_parts(key_blob: bytes) -> tuple[bytes, tuple[str, ...]] | None:
+    """(the certified plain key blob, the certificate's principals), or None for a plain key."""
+    try:
+        cert_type, offset = _read_string(key_blob, 0)
+        name = cert_type.decode("ascii")
+        if not name.endswith(_CERT_SUFFIX):
+            return None
+        plain = name.removesuffix(_CERT_SUFFIX)
+        _nonce, offset = _read_string(key_blob, offset)
+        fields_start = offset
+        for _ in range(_CERT_KEY_FIELDS[plain]):
+            _field, offset = _read_string(key_blob, offset)
+        fields = key_blob[fields_start:offset]
+        offset += 8 + 4  # serial, type
+        _key_id, offset = _read_string(key_blob, offset)
+        packed, offset = _read_string(key_blob, offset)
+    except (SignatureFormatError, UnicodeDecodeError, KeyError):
+        return None
+    principals, position = [], 0
+    while position < len(packed):
+        try:
+            value, position = _read_string(packed, position)
+        except SignatureFormatError:
+            break
+        principals.append(value.decode("utf-8", "replace"))
+    plain_blob = len(plain).to_bytes(4, "big") + plain.encode("ascii") + fields
+    return plain_blob, tuple(principals)
+
+
+def key_identity(key_blob: bytes) -> bytes:
+    """The key a signature counts as: a certificate counts as the public key it certifies."""
+    parts = _certificate_parts(key_blob)
+    return parts[0] if parts else key_blob
+
+
+def certificate_principals(key_blob: bytes) -> tuple[str, ...] | None:
+    """The principals a certificate names, or None for a plain key."""
+    parts = _certificate_parts(key_blob)
+    return parts[1] if parts else None

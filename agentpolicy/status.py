@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentpolicy.config import CONFIG_PATH, load_config
 from agentpolicy.digest import agent_digest
 from agentpolicy.model import ERROR
 from agentpolicy.policy import check_loaded, load_agent
+
+if TYPE_CHECKING:
+    from agentpolicy.audit import AuditResult
 
 GAP_LABELS = {
     "AP110": "owner",
@@ -49,10 +52,16 @@ class AgentStatus:
 STATUS_HEADERS = ["agent", "stage", "version", "owner", "approved", "open gaps"]
 
 
-def run_status(start: str = ".", rev: str = "HEAD") -> list[AgentStatus]:
+def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = None) -> list[AgentStatus]:
+    """Each agent at ``rev``, with the judge's verdict on the change that produced its content.
+
+    The verdict is the audit's own (the replay of ``rev``'s first-parent history
+    judges each change with that change's before side), so status can never call
+    approved what the audit calls unapproved. Pass ``audit`` to reuse a walk of
+    the same revision.
+    """
+    from agentpolicy.audit import AuditRequest, run_audit
     from agentpolicy.gitrepo import Repo
-    from agentpolicy.reviewset import ReviewSet
-    from agentpolicy.signing import TrustRoot
 
     repo = Repo(start)
     if not repo.has_head and rev == "HEAD":
@@ -64,9 +73,7 @@ def run_status(start: str = ".", rev: str = "HEAD") -> list[AgentStatus]:
         load_agent(path, snapshot.read(path), is_link=entry.is_link) for path, entry in sorted(files.items())
     ]
     findings = check_loaded(loaded, config)
-    revoked = snapshot.read(config.revoked_signers) if config.revoked_signers else None
-    root = TrustRoot(config, snapshot.read(config.allowed_signers), revoked)
-    reviews = ReviewSet(snapshot, snapshot, config)
+    verdicts = (audit or run_audit(AuditRequest(rev=rev, start=start))).latest or {}
     board = []
     for result in loaded:
         document = result.document
@@ -75,16 +82,8 @@ def run_status(start: str = ".", rev: str = "HEAD") -> list[AgentStatus]:
         data = document.data
         name = str(data.get("name", "?"))
         own = [f for f in findings if f.path == document.path]
-        digest = agent_digest(data)
-        approvers = sorted(
-            {
-                entry.reviewer
-                for entry in reviews.for_agent(name)
-                if entry.digest == digest
-                and entry.decision in ("approve", "retire")
-                and root.verdict(entry).ok
-            }
-        )
+        event = verdicts.get(name)
+        approved = event is not None and event.approved and event.digest == agent_digest(data)
         owner = data.get("owner")
         board.append(
             AgentStatus(
@@ -93,8 +92,10 @@ def run_status(start: str = ".", rev: str = "HEAD") -> list[AgentStatus]:
                 stage=str(data.get("stage", "?")),
                 version=str(data.get("version", "?")),
                 owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
-                approved=bool(approvers),
-                approvers=approvers,
+                approved=approved,
+                approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers)
+                if approved and event
+                else [],
                 gaps=sorted({GAP_LABELS.get(f.rule, f.rule) for f in own}),
                 errors=sum(1 for f in own if f.severity == ERROR),
             )

@@ -15,7 +15,7 @@ from typing import Any
 
 from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.digest import digest_of
-from agentpolicy.gate import Subject
+from agentpolicy.judge import Subject
 from agentpolicy.snapshot import Snapshot
 
 TRUST_ROOT = "@trust-root"

@@ -18,6 +18,9 @@ def render(result: CheckResult) -> str:
         "findings": [finding.to_json() for finding in result.findings],
         "changes": [change.to_json() for change in result.changes],
         "notes": result.notes,
+        "trust_root": None
+        if result.trust_root_approved is None
+        else {"changed": True, "approved": result.trust_root_approved},
         "summary": {
             "errors": result.errors,
             "warnings": result.warnings,

@@ -97,7 +97,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "Creating, retiring or deleting an agent, and any change to its governed content "
             "(name, version, stage, owner, autonomy, undo, change_control), needs approving "
             "review entries bound to exactly the new content, from distinct reviewers, at least "
-            "change_control.approvals_required of them.",
+            "change_control.approvals_required of them. Approvals are counted per distinct signing key.",
         ),
         _rule(
             "AP202",
@@ -131,7 +131,8 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "the author of a change approved it",
             "ask someone who did not author the change to approve it",
             "A reviewer may not approve a change they authored or committed (staged mode: the "
-            "current git user), unless allow_self_approval is true.",
+            "author and committer git would record), unless allow_self_approval is true. Every "
+            "principal the signing key is allowed for is compared, not only the entry's e-mail.",
         ),
         _rule(
             "AP206",
@@ -148,6 +149,17 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "a review entry names an agent that does not exist",
             "check the agent name",
             "An added entry should approve an agent defined on one side of the change.",
+        ),
+        _rule(
+            "AP208",
+            "approval-consumed",
+            ERROR,
+            "a review entry was signed before the latest review already recorded for its subject",
+            "ask for a new review of this content: agentpolicy approve AGENT",
+            "An approval is consumed by the change it approved: an entry counts only if it was signed "
+            "after every entry the before side already holds for that agent (or for the trust root), "
+            "so returning to earlier content, re-creating a retired agent or copying an old entry "
+            "needs a new approval.",
         ),
         _rule(
             "AP210",

@@ -1,0 +1,626 @@
+"""The audit's replay of history: each first-parent commit judged as `check --base C^ --head C` would.
+
+The walk keeps only the current state (watched files, configuration, agents,
+review entries) and hands every governed change to the one judge with the
+*before* side's configuration, trust root and review floor, the commit's
+authors and committers, and a clock that never runs backwards. An event still
+unapproved stays open: entries that arrive later (before its content changes
+again) are judged for it with the same before side, and with the signers in
+force where they arrive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentpolicy.changes import AgentChange, AgentState, compare, primary_kind
+from agentpolicy.config import CONFIG_PATH, Config, load_config
+from agentpolicy.derived import AgentDigestCache
+from agentpolicy.errors import AgentPolicyError
+from agentpolicy.globs import matches
+from agentpolicy.history import CommitStep, FileDelta, History
+from agentpolicy.judge import Floor, Judgement, Subject, Verdict, agent_subject, approval_floor, judge
+from agentpolicy.model import Document
+from agentpolicy.policy import load_agent
+from agentpolicy.reviews import ReviewEntry, entry_folder, load_review
+from agentpolicy.signing import TipTrust, TrustRoot
+from agentpolicy.trustroot import TRUST_ROOT, trust_subject
+
+
+@dataclass
+class ReviewerRecord:
+    name: str
+    email: str
+    decision: str
+    signature: str
+    timestamp: str
+    commit: str
+    path: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass
+class AuditEvent:
+    agent: str
+    event: str
+    kinds: list[str]
+    version: str | None
+    digest: str
+    commit: str
+    date: str
+    author: str
+    path: str
+    details: list[str] = field(default_factory=list)
+    approvals_required: int = 1
+    approved: bool = False
+    approved_later_in: str | None = None
+    reviewers: list[ReviewerRecord] = field(default_factory=list)
+    deleted: bool = False
+    side_branch: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "event": self.event,
+            "kinds": self.kinds,
+            "version": self.version,
+            "digest": self.digest,
+            "commit": self.commit,
+            "date": self.date,
+            "author": self.author,
+            "file": self.path,
+            "details": self.details,
+            "approved": self.approved,
+            "approved_later_in": self.approved_later_in,
+            "approvals_required": self.approvals_required,
+            "reviewers": [reviewer.to_json() for reviewer in self.reviewers],
+            "side_branch": self.side_branch,
+        }
+
+
+@dataclass
+class AuditNote:
+    commit: str
+    message: str
+
+
+@dataclass
+class _Open:
+    """An unapproved event and the before side it is judged against, frozen when it was made."""
+
+    event: AuditEvent
+    subject: Subject
+    config: Config
+    root: TrustRoot
+    floor: Floor
+    authors: set[str]
+
+
+class Replay:
+    """The state of the repository as the walk reaches each commit."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.config = Config()
+        self.exists = False  # no commit applied yet: the first one bootstraps like `check` does
+        self.files: dict[str, str] = {}  # watched path -> blob id
+        self.agents: dict[str, AgentState] = {}
+        self.entries: dict[str, tuple[ReviewEntry, str]] = {}  # path -> (entry, commit that added it)
+        self.open: dict[str, _Open] = {}
+        self.latest: dict[str, AuditEvent] = {}  # the last event of each agent (status reads it)
+        self.events: list[AuditEvent] = []
+        self.notes: list[AuditNote] = []
+        self.clock: dt.datetime | None = None
+        self._added_at: dict[str, dt.datetime] = {}  # commit -> the judge's clock when it was applied
+        self._agent_cache: dict[str, AgentState | None] = {}
+        self._entry_cache: dict[str, ReviewEntry | None] = {}
+        self._roots: dict[tuple[Any, ...], TrustRoot] = {}
+        self._verdicts: dict[tuple[int, str, str], Verdict] = {}
+        self._duplicates: set[tuple[str, str]] = set()
+        self._by_path: dict[str, AgentState] = {}  # agent file -> its state, by the current globs
+        self._names: dict[str, list[str]] = {}  # agent name -> the files defining it, in path order
+        self.digests = AgentDigestCache.open(history.git.path)
+
+    # -- parsing, once per blob ---------------------------------------------
+    def _agent(self, path: str, blob: str) -> AgentState | None:
+        if blob not in self._agent_cache:
+            self._agent_cache[blob] = self._parsed(path, blob)
+        state = self._agent_cache[blob]
+        if state is not None and state.path != path:  # the same content, moved
+            state = AgentState(state.name, state.document.moved_to(path))
+        return state
+
+    def _parsed(self, path: str, blob: str) -> AgentState | None:
+        """An agent's governed content: from the derived cache when this blob was seen before."""
+        hit = self.digests.get(blob) if self.digests else None
+        if hit is not None:
+            cached_name, digest, governed = hit
+            state = AgentState(cached_name, Document(path, governed))
+            state.__dict__["governed"] = governed  # the cached_properties, filled from the cache
+            state.__dict__["digest"] = digest
+            return state
+        loaded = load_agent(path, self.history.blob(blob))
+        data = loaded.document.data if loaded.document else None
+        name = data.get("name") if isinstance(data, dict) else None
+        if not (isinstance(name, str) and loaded.document):
+            return None
+        state = AgentState(name, loaded.document)
+        if self.digests:
+            self.digests.put(blob, name, state.digest, state.governed)
+        return state
+
+    def _entry(self, path: str, blob: str) -> ReviewEntry | None:
+        if blob not in self._entry_cache:
+            entry, _ = load_review(path, self.history.blob(blob))
+            self._entry_cache[blob] = entry
+        return self._entry_cache[blob]
+
+    # -- what the state says ---------------------------------------------------
+    def agents_in(
+        self, files: dict[str, str], globs: Iterable[str]
+    ) -> tuple[dict[str, AgentState], dict[str, list[str]]]:
+        """Agents by name (the first file in path order wins) and every file defining each name."""
+        patterns = tuple(globs)
+        agents: dict[str, AgentState] = {}
+        paths: dict[str, list[str]] = {}
+        for path in sorted(files):
+            if matches(path, patterns):
+                state = self._agent(path, files[path])
+                if state is not None:
+                    agents.setdefault(state.name, state)
+                    paths.setdefault(state.name, []).append(path)
+        return agents, paths
+
+    def _entries_for(
+        self, name: str, config: Config, entries: dict[str, tuple[ReviewEntry, str]]
+    ) -> list[ReviewEntry]:
+        folder = entry_folder(config.reviews, name)
+        return [
+            entry
+            for path, (entry, _added) in sorted(entries.items())
+            if entry.agent == name and path.startswith(folder)
+        ]
+
+    def _is_review(self, path: str | None) -> bool:
+        return bool(path) and str(path).startswith(self.config.reviews_prefix)
+
+    def _load_config(self, commit: str, files: dict[str, str], fallback: Config) -> Config:
+        """The configuration of a commit with its packs; one that cannot be read keeps ``fallback``."""
+        blob = files.get(CONFIG_PATH)
+        try:
+            config = load_config(self.history.blob(blob) if blob else None)
+            return config.with_packs(self.history.repo.revision_snapshot(commit, commit[:12]))
+        except AgentPolicyError as exc:
+            self.notes.append(
+                AuditNote(
+                    commit,
+                    f"{CONFIG_PATH} cannot be read here ({exc.message}); later changes are judged with the "
+                    "last configuration that could be read",
+                )
+            )
+            return fallback
+
+    def root_for(
+        self, config: Config, files: dict[str, str], proposed: dict[str, str] | None = None
+    ) -> TrustRoot:
+        """The trust root of a state; with no signers there yet, the proposed side's (bootstrap)."""
+        allowed = files.get(config.allowed_signers)
+        if allowed is None and proposed is not None:
+            allowed = proposed.get(config.allowed_signers)
+        revoked = files.get(config.revoked_signers) if config.revoked_signers else None
+        key = (config.fingerprint, config.require_signatures, config.allowed_signers, allowed, revoked)
+        if key not in self._roots:
+            self._roots[key] = TrustRoot(
+                config,
+                self.history.blob(allowed) if allowed else None,
+                self.history.blob(revoked) if revoked else None,
+            )
+        return self._roots[key]
+
+    def _verifier(self, root: TrustRoot | TipTrust, entries: dict[str, tuple[ReviewEntry, str]]) -> Any:
+        def verify(entry: ReviewEntry) -> Verdict:
+            added_in = entries.get(entry.path, (entry, ""))[1]
+            key = (id(root), entry.path, added_in)
+            if key not in self._verdicts:
+                self._verdicts[key] = root.verdict(entry, at=self._added_at.get(added_in, self.clock))
+            return self._verdicts[key]
+
+        return verify
+
+    # -- the replay ---------------------------------------------------------
+    def baseline(self, commit: str, files: Iterable[tuple[str, str]]) -> None:
+        """Start a range from the state at its base: what is there already is not an event."""
+        self.files = dict(files)
+        self.config = self._load_config(commit, self.files, Config())
+        self._rebuild(self.config.agents)
+        self.agents = self._current()
+        self.exists = True
+        for path, blob in self.files.items():
+            if self._is_review(path):
+                entry = self._entry(path, blob)
+                if entry is not None:
+                    self.entries[path] = (entry, "")
+
+    def _tick(self, step: CommitStep) -> None:
+        """The judge's clock: the committer date, never earlier than any first-parent ancestor's."""
+        committed = step.committed or step.date
+        if self.clock is not None and committed < self.clock:
+            self.notes.append(
+                AuditNote(
+                    step.id,
+                    f"commit date {committed:%Y-%m-%dT%H:%M:%SZ} is earlier than an ancestor's "
+                    f"({self.clock:%Y-%m-%dT%H:%M:%SZ}); signatures here are judged at the later time",
+                )
+            )
+        self.clock = committed if self.clock is None or committed > self.clock else self.clock
+        self._added_at[step.id] = self.clock
+
+    def apply(self, step: CommitStep) -> None:
+        self._tick(step)
+        if step.cut:
+            self.notes.append(
+                AuditNote(
+                    step.id,
+                    "history is cut here (shallow clone): what happened "
+                    "before this commit is unknown, so its content is "
+                    "taken as a starting point, not as events",
+                )
+            )
+        before_files, before_entries = dict(self.files), dict(self.entries)
+        before_config, before_agents, existed = self.config, self.agents, self.exists
+        for delta in step.deltas:
+            if delta.old_path:
+                self.files.pop(delta.old_path, None)
+            if delta.new_path and delta.new_id:
+                self.files[delta.new_path] = delta.new_id
+        changed_config = self._config_touched(step.deltas, before_config)
+        after_config = (
+            self._load_config(step.id, self.files, before_config) if changed_config else before_config
+        )
+        for delta in step.deltas:
+            if self._is_review(delta.old_path) or self._is_review(delta.new_path):
+                self._review_delta(step, delta)
+        self.exists = True
+        if step.cut:
+            self.config = after_config
+            self._rebuild(after_config.agents)
+            self.agents = self._current()
+            return
+        # The before side judges: its config, its signers (bootstrap: the commit's own), its entries.
+        judge_config = before_config if existed else after_config
+        changed_paths = {path for delta in step.deltas for path in (delta.old_path, delta.new_path) if path}
+        if changed_config or not existed:
+            self._rebuild(tuple(dict.fromkeys((*judge_config.agents, *after_config.agents))))
+            after_agents, affected = self._current(), set(before_agents) | set(self._names)
+        else:
+            affected = self._update(changed_paths, judge_config.agents)
+            after_agents = dict(before_agents)
+            for name in affected:
+                paths = self._names.get(name)
+                if paths:
+                    after_agents[name] = self._by_path[paths[0]]
+                else:
+                    after_agents.pop(name, None)
+        self._report_duplicates(step, {name: self._names.get(name, []) for name in affected})
+        touched = {
+            name
+            for name in affected
+            if _identity(before_agents.get(name)) != _identity(after_agents.get(name))
+        }
+        root = self.root_for(judge_config, before_files if existed else {}, self.files)
+        for pending in self.open.values():  # later edits make their authors authors of the change too
+            if pending.subject.paths & changed_paths:
+                pending.authors |= set(step.people)
+        for name in sorted(touched):
+            change = compare(name, before_agents.get(name), after_agents.get(name))
+            if change is not None and change.governed:
+                floor = approval_floor(self._entries_for(name, judge_config, before_entries))
+                subject = agent_subject(change, judge_config)
+                self._event(step, change, subject, judge_config, root, floor, changed_paths)
+        if (existed and changed_config) or self._signers_touched(step.deltas, before_config):
+            self._trust_event(step, before_config, judge_config, root, before_entries, changed_paths, existed)
+        arrived = {entry.agent for path, (entry, added) in self.entries.items() if added == step.id}
+        for name in sorted(arrived & set(self.open)):
+            self._rejudge(
+                step, name, TipTrust(self.open[name].root, self.root_for(before_config, before_files))
+            )
+        self.config = after_config
+        if changed_config:
+            self._rebuild(after_config.agents)
+            self.agents = self._current()
+        else:
+            self.agents = after_agents
+
+    # -- which files define which agents, kept up to date path by path ---------
+    def _rebuild(self, globs: tuple[str, ...]) -> None:
+        self._by_path = {}
+        self._names = {}
+        for path in sorted(self.files):
+            if matches(path, globs):
+                state = self._agent(path, self.files[path])
+                if state is not None:
+                    self._by_path[path] = state
+                    self._names.setdefault(state.name, []).append(path)
+
+    def _current(self) -> dict[str, AgentState]:
+        return {name: self._by_path[paths[0]] for name, paths in self._names.items() if paths}
+
+    def _update(self, paths: set[str], globs: tuple[str, ...]) -> set[str]:
+        """Re-read only the files a commit changed; return the agent names they concern."""
+        affected: set[str] = set()
+        for path in paths:
+            old = self._by_path.pop(path, None)
+            if old is not None:
+                affected.add(old.name)
+                self._names[old.name].remove(path)
+                if not self._names[old.name]:
+                    del self._names[old.name]
+        for path in sorted(paths):
+            blob = self.files.get(path)
+            if blob is None or not matches(path, globs):
+                continue
+            state = self._agent(path, blob)
+            if state is not None:
+                self._by_path[path] = state
+                names = self._names.setdefault(state.name, [])
+                names.append(path)
+                names.sort()
+                affected.add(state.name)
+        return affected
+
+    def _config_touched(self, deltas: list[FileDelta], config: Config) -> bool:
+        packs = tuple(f"{folder.strip('/')}/" for folder in config.policy)
+        return any(
+            path == CONFIG_PATH or (packs and path.startswith(packs))
+            for delta in deltas
+            for path in (delta.old_path, delta.new_path)
+            if path
+        )
+
+    def _signers_touched(self, deltas: list[FileDelta], config: Config) -> bool:
+        watched = {config.allowed_signers, config.revoked_signers}
+        return any(path in watched for delta in deltas for path in (delta.old_path, delta.new_path) if path)
+
+    def _report_duplicates(self, step: CommitStep, defined: dict[str, list[str]]) -> None:
+        for name, paths in defined.items():
+            for path in paths[1:]:
+                if (name, path) in self._duplicates:
+                    continue
+                self._duplicates.add((name, path))
+                self.events.append(
+                    AuditEvent(
+                        agent=name,
+                        event="duplicate-definition",
+                        kinds=["duplicate-definition"],
+                        version=None,
+                        digest="",
+                        commit=step.id,
+                        date=_stamp(step.date),
+                        author=step.author,
+                        path=path,
+                        details=[
+                            f"{path} defines {name} again (first defined in {paths[0]}); tools that "
+                            "read it may take either file"
+                        ],
+                    )
+                )
+
+    def _authors(self, step: CommitStep, paths: set[str], changed: set[str]) -> set[str]:
+        """Who authored the change: as `check --base C^ --head C` counts them."""
+        if step.merge and step.parent_id is not None:
+            from agentpolicy.sod import RangeAuthors
+
+            return RangeAuthors(self.history.repo, step.parent_id, step.id)(paths)
+        return set(step.people) if paths & changed else set()
+
+    def _event(
+        self,
+        step: CommitStep,
+        change: AgentChange,
+        subject: Subject,
+        config: Config,
+        root: TrustRoot,
+        floor: Floor,
+        changed: set[str],
+    ) -> None:
+        target = change.after or change.before
+        assert target is not None
+        event = AuditEvent(
+            agent=change.name,
+            event=primary_kind(change.kinds),
+            kinds=list(change.kinds),
+            version=target.version,
+            digest=target.digest,
+            commit=step.id,
+            date=_stamp(step.date),
+            author=step.author,
+            path=target.path,
+            details=list(change.details),
+            approvals_required=subject.required,
+            deleted=change.after is None,
+        )
+        self._open_event(
+            step, event, subject, config, root, floor, self._authors(step, subject.paths, changed)
+        )
+
+    def _open_event(
+        self,
+        step: CommitStep,
+        event: AuditEvent,
+        subject: Subject,
+        config: Config,
+        root: TrustRoot,
+        floor: Floor,
+        authors: set[str],
+    ) -> None:
+        self.events.append(event)
+        self.latest[event.agent] = event
+        self.open[event.agent] = _Open(event, subject, config, root, floor, authors)
+        self._rejudge(step, event.agent, root)
+
+    def _trust_event(
+        self,
+        step: CommitStep,
+        before_config: Config,
+        judge_config: Config,
+        root: TrustRoot,
+        before_entries: dict[str, tuple[ReviewEntry, str]],
+        changed: set[str],
+        existed: bool,
+    ) -> None:
+        if not existed or step.parent_id is None:
+            return
+        repo = self.history.repo
+        try:
+            subject = trust_subject(
+                repo.revision_snapshot(step.parent_id, f"{step.parent_id[:12]}"),
+                repo.revision_snapshot(step.id, f"{step.id[:12]}"),
+                before_config,
+            )
+        except AgentPolicyError:
+            subject = None  # the unreadable configuration is already a note
+        if subject is None:
+            return
+        floor = approval_floor(self._entries_for(TRUST_ROOT, judge_config, before_entries))
+        event = AuditEvent(
+            agent=TRUST_ROOT,
+            event="trust-root-changed",
+            kinds=["trust-root-changed"],
+            version=subject.version,
+            digest=subject.digest,
+            commit=step.id,
+            date=_stamp(step.date),
+            author=step.author,
+            path=subject.where[0],
+            details=[subject.headline],
+            approvals_required=subject.required,
+        )
+        self._open_event(
+            step, event, subject, judge_config, root, floor, self._authors(step, subject.paths, changed)
+        )
+
+    def _rejudge(self, step: CommitStep, name: str, root: TrustRoot | TipTrust) -> None:
+        pending = self.open[name]
+        judgement = judge(
+            pending.subject,
+            self._entries_for(name, pending.config, self.entries),
+            floor=pending.floor,
+            verify=self._verifier(root, self.entries),
+            authors=pending.authors,
+            allow_self_approval=pending.config.allow_self_approval,
+        )
+        if judgement.approved:
+            self._approve(step, pending.event, judgement, root)
+            del self.open[name]
+
+    def _approve(
+        self, step: CommitStep, event: AuditEvent, judgement: Judgement, root: TrustRoot | TipTrust
+    ) -> None:
+        verify = self._verifier(root, self.entries)
+        event.approved = True
+        if step.id != event.commit:
+            event.approved_later_in = step.id
+        for entry in judgement.counted:
+            verdict = verify(entry)
+            event.reviewers.append(
+                ReviewerRecord(
+                    entry.reviewer_name,
+                    entry.reviewer_email,
+                    entry.decision,
+                    "unsigned (accepted)" if verdict.message else "valid",
+                    entry.timestamp,
+                    self.entries.get(entry.path, (entry, ""))[1],
+                    entry.path,
+                )
+            )
+
+    def _review_delta(self, step: CommitStep, delta: FileDelta) -> None:
+        """Apply one change under the reviews folder; edits and deletions become notes."""
+        if delta.old_path and delta.old_path in self.entries:
+            entry, _added = self.entries.pop(delta.old_path)
+            if not step.cut:
+                how = "edited" if delta.new_path == delta.old_path else "deleted"
+                self.notes.append(
+                    AuditNote(
+                        step.id,
+                        f"review entry {delta.old_path} ({entry.reviewer}, {entry.agent} {entry.version}) was {how}",
+                    )
+                )
+        if delta.new_path and delta.new_id:
+            added = self._entry(delta.new_path, delta.new_id)
+            if added is not None:
+                self.entries[delta.new_path] = (added, step.id)
+
+    def apply_side(self, step: CommitStep) -> None:
+        """A commit on a merged side branch: judged on its own tree, apart from the main line."""
+        if step.parent_id is None:
+            return
+        self._added_at.setdefault(step.id, step.committed or step.date)
+        parent_files = self.history.files_at(step.parent_id)
+        files = self.history.files_at(step.id)
+        config = self._load_config(step.parent_id, parent_files, self.config)
+        before, _ = self.agents_in(parent_files, config.agents)
+        after, _ = self.agents_in(files, config.agents)
+        entries = {
+            path: (entry, step.id)
+            for path, blob in files.items()
+            if path.startswith(config.reviews_prefix) and (entry := self._entry(path, blob)) is not None
+        }
+        held = {
+            path: (entry, "")
+            for path, blob in parent_files.items()
+            if path.startswith(config.reviews_prefix) and (entry := self._entry(path, blob)) is not None
+        }
+        root = self.root_for(config, parent_files, files)
+        for name in sorted(set(before) | set(after)):
+            if _identity(before.get(name)) == _identity(after.get(name)):
+                continue
+            change = compare(name, before.get(name), after.get(name))
+            if change is None or not change.governed:
+                continue
+            subject = agent_subject(change, config)
+            target = change.after or change.before
+            assert target is not None
+            event = AuditEvent(
+                agent=name,
+                event=primary_kind(change.kinds),
+                kinds=list(change.kinds),
+                version=target.version,
+                digest=target.digest,
+                commit=step.id,
+                date=_stamp(step.date),
+                author=step.author,
+                path=target.path,
+                details=list(change.details),
+                approvals_required=subject.required,
+                deleted=change.after is None,
+                side_branch=True,
+            )
+            self.events.append(event)
+            judgement = judge(
+                subject,
+                self._entries_for(name, config, entries),
+                floor=approval_floor(self._entries_for(name, config, held)),
+                verify=self._verifier(root, entries),
+                authors=set(step.people),
+                allow_self_approval=config.allow_self_approval,
+            )
+            if judgement.approved:
+                saved, self.entries = self.entries, entries
+                with contextlib.ExitStack():
+                    self._approve(step, event, judgement, root)
+                self.entries = saved
+
+
+def _identity(state: AgentState | None) -> tuple[str, str] | None:
+    return (state.path, state.digest) if state else None
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
