@@ -525,10 +525,12 @@ def audit(
     Walks the first-parent history of the branch, offline, and lists each
     governed change of each agent (created, version, autonomy expanded or
     narrowed, owner, stage, retired, deleted) with its commit, date, author and
-    the review entries that approve exactly that content. Signatures are
-    checked against the allowed signers in force at each commit, at that
-    commit's date. An approval added after the change (before the content
-    changed again) shows as "approved later".
+    the review entries that approve exactly that content. Each commit is
+    judged as the pull-request check would judge it alone: with its parent's
+    configuration and allowed signers, its own authors, at its committer date
+    (never earlier than an ancestor's). Changes to the trust root are events
+    too. An approval added after the change (before the content changed
+    again) shows as "approved later".
 
     \b
     agentpolicy audit                             everything on this branch
@@ -589,8 +591,9 @@ def status(rev: str, fmt: str | None, output: str | None) -> None:
     """One line per agent: stage, version, owner, approval, and the questions still open.
 
     The board a team looks at to see what stands between each agent and
-    production. "approved" means a valid, signed review entry for exactly the
-    agent's current content is in the tree.
+    production. "approved" is the audit's verdict on the change that produced
+    the agent's current content: enough valid, signed review entries, judged
+    with that change's before side (so it never disagrees with the audit).
     """
     with error_handler():
         from agentpolicy.report.audit_report import render_rows

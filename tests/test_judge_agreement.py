@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import GitRepo, Key, agent_yaml, approve
@@ -179,6 +179,10 @@ def test_check_audit_and_status_agree_on_every_commit(
             if event["commit"] == commit and event["event"] != "duplicate-definition"
         }
         assert from_audit == from_check, (commit, history)
+        for subject, approved in from_check.items():
+            event(
+                f"{'trust root' if subject.startswith('@') else 'agent'} change {'approved' if approved else 'refused'}"
+            )
     status = json.loads(repo.ap("status", "--format", "json").out)["agents"]
     latest = {event["agent"]: event["approved"] for event in events}
     for agent in status:

@@ -100,8 +100,8 @@ def _event_table(result: AuditResult, width: int = 80) -> str:
 
 
 SIGNATURE_CLOCK = (
-    "Signatures are judged with the allowed signers in force at the commit that added each entry, "
-    "at that commit's date."
+    "Each commit is judged with its parent's configuration and allowed signers; signatures at the "
+    "committer date of the commit that added each entry, never earlier than an ancestor's."
 )
 
 
