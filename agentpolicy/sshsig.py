@@ -120,9 +120,10 @@ class SignerLine:
         )
 
     def window_problem(self, when: dt.datetime) -> str | None:
+        when = when.replace(microsecond=0)  # ssh-keygen compares whole seconds, valid-before included
         if self.valid_after and when < self.valid_after:
             return f"is valid only from {self.valid_after:%Y-%m-%d %H:%M:%S} UTC"
-        if self.valid_before and when >= self.valid_before:
+        if self.valid_before and when > self.valid_before:
             return f"expired on {self.valid_before:%Y-%m-%d %H:%M:%S} UTC"
         return None
 
