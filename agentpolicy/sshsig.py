@@ -1,10 +1,11 @@
-"""Reading SSH signatures (the SSHSIG armor) and git's allowed-signers / revocation files.
+"""Reading SSH signatures (the SSHSIG armor), SSH public keys and git's allowed-signers / revocation files.
 
-This is diagnosis, not verification: it tells *why* an entry will not count
-(unknown key, wrong principal, wrong namespace, outside its window) so each
-attack gets its own message. The cryptographic verdict always comes from
-``ssh-keygen -Y verify`` as well (see ``signing``), so a parsing mistake here
-can only make us stricter, never accept a forgery.
+Two readers live here. ``parse_signature`` / ``parse_allowed_signers`` are for
+diagnosis: they tell *why* an entry will not count (unknown key, wrong principal,
+wrong namespace, outside its window) so each attack gets its own message. The
+wire-format, key and ``allowed_lines`` readers below them follow OpenSSH's own
+code byte for byte; ``sshverify`` builds the cryptographic verdict on them, and a
+differential test holds that verdict equal to ``ssh-keygen -Y verify``.
 """
 
 from __future__ import annotations
