@@ -549,7 +549,8 @@ class Replay:
                 self.notes.append(
                     AuditNote(
                         step.id,
-                        f"review entry {delta.old_path} ({entry.reviewer}, {entry.agent} {entry.version}) was {how}",
+                        f"review entry {delta.old_path} ({entry.reviewer}, "
+                        f"{entry.agent} {entry.version}) was {how}",
                     )
                 )
         if delta.new_path and delta.new_id:
