@@ -51,6 +51,13 @@ def visible_lines(text: str) -> str:
     return "\n".join(visible(line) for line in text.split("\n"))
 
 
+def visible_message(text: str, indent: str = "    ") -> str:
+    """A message that may span lines: hidden characters escaped, and every line after the
+    first indented, so no line a message carries can pass for an output line of its own."""
+    first, *rest = text.split("\n")
+    return "\n".join([visible(first), *(indent + visible(line) for line in rest)])
+
+
 # -- GitHub Actions runner ----------------------------------------------------
 def github_data(value: str) -> str:
     """The message part of a workflow command, escaped as the runner unescapes it (and with
