@@ -61,16 +61,15 @@ def step_summary(result: CheckResult) -> str:
     if result.changes:
         parts += ["", "| agent | change | version | review needed | approved by |", "|---|---|---|---|---|"]
         for change in result.changes:
-            version = " -> ".join(v for v in (change.before_version, change.after_version) if v)
+            version = " -> ".join(
+                markdown_text(v) for v in (change.before_version, change.after_version) if v
+            )
             needed = f"yes ({change.approvals_required})" if change.needs_review else "no"
             approved = markdown_text(", ".join(change.approved_by)) or (
                 "-" if not change.needs_review else "**none**"
             )
             kinds = markdown_text(", ".join(change.kinds))
-            parts.append(
-                f"| {markdown_text(change.agent)} | {kinds} | {markdown_text(version)} | {needed} "
-                f"| {approved} |"
-            )
+            parts.append(f"| {markdown_text(change.agent)} | {kinds} | {version} | {needed} | {approved} |")
     if result.findings:
         parts += ["", "| file | line | severity | rule | message |", "|---|---|---|---|---|"]
         for finding in result.findings:
