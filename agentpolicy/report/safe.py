@@ -96,11 +96,14 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()|~!#{}])")
 _MENTION = re.compile(r"(?<![\w`])@[\w-]+")
 _SCHEME = re.compile(r"(?i)(?<=[a-z0-9])://")
 _WWW = re.compile(r"(?i)\bwww\.")
+_MARKDOWN_TRIGGER = re.compile(r"(?i)[\\`*_\[\]()|~!#{}<>&@]|://|www\.")
 
 
 def markdown_text(text: str) -> str:
     """Inline Markdown text, rendered exactly as written: no HTML, no links or images,
     no emphasis or code, no table cell breaks, no autolinks and no @mention pings."""
+    if text.isprintable() and not _MARKDOWN_TRIGGER.search(text):
+        return text
     text = visible(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
