@@ -22,6 +22,33 @@ EXIT_INTERNAL = 3
 REPORT_URL = "https://github.com/agentpolicy/agentpolicy/issues"
 
 
+def _echo(text: str, *, err: bool = False, nl: bool = True, runner_safe: bool = False) -> None:
+    """Print text that may hold repository strings. In a GitHub Actions step the runner reads
+    every printed line for workflow commands: none of ours may pass for one (`runner_safe`:
+    the text is a `--format github` report, neutralised already, whose annotations must stay)."""
+    if not runner_safe and os.environ.get("GITHUB_ACTIONS") == "true":
+        from agentpolicy.report.safe import github_log
+
+        text = github_log(text)
+    click.echo(text, err=err, nl=nl)
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """One line for a terminal: repository strings in it shown with their hidden characters escaped."""
+    from agentpolicy.report.safe import visible
+
+    _echo(visible(text), err=err)
+
+
+def _error_text(exc: Any) -> str:
+    """An AgentPolicyError as `str()` shows it, with what it quotes from the repository escaped."""
+    from agentpolicy.report.safe import visible_message
+
+    where = (f"{exc.path}:{exc.line}: " if exc.line else f"{exc.path}: ") if exc.path else ""
+    text = visible_message(f"{where}{exc.message}")
+    return text + (f"\n  fix: {visible_message(exc.hint)}" if exc.hint else "")
+
+
 @contextlib.contextmanager
 def error_handler() -> Iterator[None]:
     """Turn every failure into a message and an exit status; never a traceback."""
@@ -30,7 +57,7 @@ def error_handler() -> Iterator[None]:
     try:
         yield
     except AgentPolicyError as exc:
-        click.echo(f"agentpolicy: error: {exc}", err=True)
+        _echo(f"agentpolicy: error: {_error_text(exc)}", err=True)
         sys.exit(EXIT_USAGE)
     except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
         raise
@@ -38,14 +65,14 @@ def error_handler() -> Iterator[None]:
         sys.exit(EXIT_USAGE)
     except Exception as exc:
         if type(exc).__module__.startswith(("pygit2", "_pygit2")):
-            click.echo(
-                f"agentpolicy: error: cannot read the git repository: {exc}\n"
+            _echo(
+                f"agentpolicy: error: cannot read the git repository: {_visible_exc(exc)}\n"
                 "  fix: the repository may be damaged: run `git fsck` and restore the missing objects",
                 err=True,
             )
             sys.exit(EXIT_USAGE)
-        click.echo(
-            f"agentpolicy: internal error: {type(exc).__name__}: {exc}\n"
+        _echo(
+            f"agentpolicy: internal error: {type(exc).__name__}: {_visible_exc(exc)}\n"
             f"  This is a bug. Please report it at {REPORT_URL} with the command you ran.\n"
             "  Set AGENTPOLICY_DEBUG=1 to see the traceback.",
             err=True,
@@ -53,6 +80,12 @@ def error_handler() -> Iterator[None]:
         if os.environ.get("AGENTPOLICY_DEBUG"):
             raise
         sys.exit(EXIT_INTERNAL)
+
+
+def _visible_exc(exc: BaseException) -> str:
+    from agentpolicy.report.safe import visible_message
+
+    return visible_message(str(exc))
 
 
 def _color(stream_is_tty: bool) -> bool:
@@ -186,7 +219,8 @@ def check(
         result = run_check(
             CheckRequest(mode=mode, paths=paths, base=base, head=head, base_fallbacks=fallbacks)
         )
-        click.echo(render_check(result, fmt, color=fmt == "text" and _color(sys.stdout.isatty())), nl=False)
+        report = render_check(result, fmt, color=fmt == "text" and _color(sys.stdout.isatty()))
+        _echo(report, nl=False, runner_safe=fmt == "github")
         for name, path in extra:
             _write_report(path, render_check(result, name))
         if summary_path:
@@ -231,7 +265,7 @@ def _junit_on_error(active: bool, fmt: str | None, extra: list[tuple[str, str]])
 
             document = render_tool_error(str(exc))
             if fmt == "junit":
-                click.echo(document, nl=False)
+                _echo(document, nl=False)
             for name, path in extra:
                 if name == "junit":
                     _write_report(path, document)
@@ -323,15 +357,15 @@ def approve(
             )
         )
         for warning in result.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            _say(f"warning: {warning}", err=True)
         entry = result.entry
-        click.echo(f"wrote {result.path}")
-        click.echo(
+        _say(f"wrote {result.path}")
+        _say(
             f"  {entry['decision']} {entry['agent']} {entry['version']} ({entry['digest'][:19]}...) "
             f"by {entry['reviewer']['name']} <{entry['reviewer']['email']}>"
             f"{', signed' if result.signed else ', UNSIGNED'}"
         )
-        click.echo(f"next: git add {result.path}  (commit it with the change)")
+        _say(f"next: git add {result.path}  (commit it with the change)")
 
 
 @main.command()
@@ -390,18 +424,20 @@ def rules(fmt: str) -> None:
         if fmt == "json":
             import json
 
-            click.echo(json.dumps([vars(rule) for rule in known], indent=2))
+            from agentpolicy.report.safe import json_text
+
+            _echo(json_text(json.dumps([vars(rule) for rule in known], indent=2, ensure_ascii=False)))
             return
         if fmt == "markdown":
             from agentpolicy.report.rules_doc import render
 
-            click.echo(render(known), nl=False)
+            _echo(render(known), nl=False)
             return
         for rule in known:
-            click.echo(f"{rule.id}  {rule.severity:<7}  {rule.name}")
-            click.echo(f"       {rule.description}")
-            click.echo(f"       fix: {rule.hint}")
-            click.echo(f"       from: {rule.source}")
+            _say(f"{rule.id}  {rule.severity:<7}  {rule.name}")
+            _say(f"       {rule.description}")
+            _say(f"       fix: {rule.hint}")
+            _say(f"       from: {rule.source}")
 
 
 @main.command(name="test")
@@ -437,22 +473,20 @@ def test_packs(packs: tuple[str, ...]) -> None:
         for pack in chosen:
             results = run_pack_examples(pack)
             if not results:
-                click.echo(f"{pack.source}: no examples (add tests/pass/*.yaml and tests/fail/*.yaml)")
+                _say(f"{pack.source}: no examples (add tests/pass/*.yaml and tests/fail/*.yaml)")
             for example in results:
                 total += 1
                 if example.ok:
-                    click.echo(f"ok    {pack.source}: {example.path} (expected to {example.expected})")
+                    _say(f"ok    {pack.source}: {example.path} (expected to {example.expected})")
                     continue
                 bad += 1
                 if example.expected == "pass":
-                    click.echo(f"FAIL  {pack.source}: {example.path} should pass but gives:")
+                    _say(f"FAIL  {pack.source}: {example.path} should pass but gives:")
                     for finding in example.errors:
                         where = f"{finding.path}:{finding.line}:{finding.column}"
-                        click.echo(f"        {where}: {finding.rule} {finding.message}")
+                        _say(f"        {where}: {finding.rule} {finding.message}")
                 else:
-                    click.echo(
-                        f"FAIL  {pack.source}: {example.path} should fail, but no rule of the pack flags it"
-                    )
+                    _say(f"FAIL  {pack.source}: {example.path} should fail, but no rule of the pack flags it")
         click.echo(f"{total} example(s), {bad} misbehaving.")
         sys.exit(1 if bad else 0)
 
@@ -476,9 +510,9 @@ def _emit(text: str, output: str | None) -> None:
         from agentpolicy.atomic import replace_file
 
         replace_file(output, text.encode("utf-8"))
-        click.echo(f"wrote {output}", err=True)
+        _say(f"wrote {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        _echo(text, nl=False)
 
 
 @main.command()
@@ -620,23 +654,26 @@ def demo(keep: bool) -> None:
     """
     with error_handler():
         from agentpolicy.demo import run_demo
+        from agentpolicy.report.safe import visible, visible_lines
 
         for step in run_demo(keep=keep):
-            click.secho(f"\n{step.title}", bold=True)
-            click.echo(f"  {step.explanation}")
+            click.secho(f"\n{visible(step.title)}", bold=True)
+            _say(f"  {step.explanation}")
             if step.command:
-                click.secho(f"  $ {step.command}", dim=True)
+                click.secho(f"  $ {visible(step.command)}", dim=True)
             if step.output:
-                click.echo("\n".join("    " + line for line in step.output.splitlines()))
+                _echo("\n".join("    " + line for line in visible_lines(step.output).splitlines()))
             if step.command:
                 click.echo(f"  (exit status {step.exit_code})")
 
 
 def _print_plan(plan: Any, dry_run: bool) -> None:
+    from agentpolicy.report.safe import visible_lines
+
     if dry_run:
         click.echo("Plan (nothing written, --dry-run):")
     for action in plan.actions:
-        click.echo(f"  {action.describe()}")
+        _say(f"  {action.describe()}")
     if not dry_run:
         plan.carry_out()
         changed = [a for a in plan.actions if a.verb != "skip"]
@@ -644,7 +681,7 @@ def _print_plan(plan: Any, dry_run: bool) -> None:
     if plan.next_steps:
         click.echo("Next steps:")
         for step in plan.next_steps:
-            click.echo(f"  {step}")
+            _echo("\n".join(f"  {line}" for line in visible_lines(step).split("\n")))
 
 
 @main.command()
@@ -679,5 +716,7 @@ def new(agent: str, path: str | None, dry_run: bool) -> None:
 
         plan = plan_new(agent, path=path)
         if dry_run:
-            click.echo(plan.actions[0].content.decode(), nl=False)
+            from agentpolicy.report.safe import visible_lines
+
+            _echo(visible_lines(plan.actions[0].content.decode()), nl=False)
         _print_plan(plan, dry_run)

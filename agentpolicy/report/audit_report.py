@@ -10,6 +10,7 @@ from typing import Any
 
 from agentpolicy import __version__
 from agentpolicy.audit import AuditEvent, AuditResult
+from agentpolicy.report.safe import csv_cell, json_text, markdown_text, visible
 from agentpolicy.status import AgentStatus
 
 
@@ -26,6 +27,7 @@ def _status(event: AuditEvent) -> str:
 
 
 def _rows(result: AuditResult) -> list[list[str]]:
+    """The cells of each event, raw: each format neutralises them for its own reader."""
     return [
         [
             event.date[:10],
@@ -44,6 +46,7 @@ HEADERS = ["date", "commit", "agent", "event", "version", "status", "reviewers"]
 
 
 def _table(headers: list[str], rows: list[list[str]], width: int = 80) -> str:
+    rows = [[visible(cell) for cell in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     # keep within the terminal: the last column takes what is left and wraps
     fixed = sum(widths[:-1]) + 2 * (len(widths) - 1)
@@ -78,7 +81,10 @@ def render_audit(result: AuditResult, fmt: str, board: list[AgentStatus] | None 
 
         return render_html(result, board)
     lines = [_event_table(result)] if result.events else ["No governed changes found."]
-    lines += [f"note: {note.commit[:8]} {note.message}".replace("note:  ", "note: ") for note in result.notes]
+    lines += [
+        f"note: {visible(note.commit[:8])} {visible(note.message)}".replace("note:  ", "note: ")
+        for note in result.notes
+    ]
     lines.append(_audit_summary(result))
     lines += textwrap.wrap(SIGNATURE_CLOCK, 80)
     return "\n".join(lines) + "\n"
@@ -86,13 +92,13 @@ def render_audit(result: AuditResult, fmt: str, board: list[AgentStatus] | None 
 
 def _event_table(result: AuditResult, width: int = 80) -> str:
     """Aligned columns, with the reviewers on an indented line below, so it reads at 80 columns."""
-    rows = [row[:-1] for row in _rows(result)]
+    rows = [[visible(cell) for cell in row[:-1]] for row in _rows(result)]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS[:-1])]
     lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS[:-1], widths, strict=True)).rstrip()]
     for row, event in zip(rows, result.events, strict=True):
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if event.reviewers:
-            text = "by " + _reviewers(event)
+            text = "by " + visible(_reviewers(event))
             lines += textwrap.wrap(
                 text, width, initial_indent=" " * 12, subsequent_indent=" " * 15, break_long_words=False
             )
@@ -119,7 +125,7 @@ def _json_lines(payload: dict[str, Any]) -> str:
     events = payload.pop("events")
     head = json.dumps(payload, ensure_ascii=False)[:-1]
     body = ",\n".join("  " + json.dumps(event, ensure_ascii=False) for event in events)
-    return f'{head}, "events": [\n{body}\n]}}\n' if events else f'{head}, "events": []}}\n'
+    return json_text(f'{head}, "events": [\n{body}\n]}}\n' if events else f'{head}, "events": []}}\n')
 
 
 def audit_json(result: AuditResult) -> dict[str, Any]:
@@ -140,17 +146,14 @@ def _csv(headers: list[str], rows: list[list[str]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    """Cells are Markdown already: callers neutralise what came from the repository."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -158,21 +161,26 @@ def _markdown(result: AuditResult) -> str:
     parts = ["# Agent approval audit", "", f"{_audit_summary(result)} {SIGNATURE_CLOCK}", ""]
     if result.events:
         rows = [
-            [f"`{r[1]}`" if i == 1 else (f"**{c}**" if c == "UNAPPROVED" else c) for i, c in enumerate(r)]
+            [
+                f"`{c}`" if i == 1 else "**UNAPPROVED**" if c == "UNAPPROVED" else markdown_text(c)
+                for i, c in enumerate(r)
+            ]
             for r in _rows(result)
         ]
         parts.append(_markdown_table(HEADERS, rows))
     if result.notes:
-        parts += ["", "## Notes", ""] + [f"- `{n.commit[:8]}` {n.message}" for n in result.notes]
+        parts += ["", "## Notes", ""] + [
+            f"- `{n.commit[:8]}` {markdown_text(n.message)}" for n in result.notes
+        ]
     return "\n".join(parts) + "\n"
 
 
 def render_rows(headers: list[str], rows: list[list[str]], fmt: str, payload: Any) -> str:
     """Shared by `status`: the same four formats over plain rows."""
     if fmt == "json":
-        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+        return json_text(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n"
     if fmt == "csv":
         return _csv(headers, rows)
     if fmt == "markdown":
-        return _markdown_table(headers, rows) + "\n"
+        return _markdown_table(headers, [[markdown_text(cell) for cell in row] for row in rows]) + "\n"
     return _table(headers, rows) + "\n"

@@ -1,39 +1,47 @@
-"""GitHub Actions workflow commands (annotations on the diff) and the job summary."""
+"""GitHub Actions workflow commands (annotations on the diff) and the job summary.
+
+Every string from the repository is neutralised for the runner (`report.safe`): the
+only lines of this output that the runner reads as commands are our annotations.
+"""
 
 from __future__ import annotations
 
 from agentpolicy.report import text
+from agentpolicy.report.safe import (
+    github_data,
+    github_log,
+    github_property,
+    markdown_text,
+    visible,
+)
 from agentpolicy.result import CheckResult
+from agentpolicy.snapshot import display_path
 
 # GitHub shows at most this many annotations of each level for one step.
 GITHUB_LIMIT = 10
 
-
-def escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(value: str) -> str:
-    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+# Kept under their old names: the runner's escaping of a command's message and properties.
+escape_data = github_data
+escape_property = github_property
 
 
 def render(result: CheckResult) -> str:
-    lines = [f"::notice title=agentpolicy::{escape_data(note)}" for note in result.notes]
+    lines = [f"::notice title=agentpolicy::{escape_data(visible(note))}" for note in result.notes]
     counts = {"error": 0, "warning": 0, "notice": 0}
     for finding in result.findings:
         level = "notice" if finding.waived else "error" if finding.severity == "error" else "warning"
         counts[level] += 1
         properties = ",".join(
-            f"{key}={escape_property(str(value))}"
+            f"{key}={escape_property(value)}"
             for key, value in (
-                ("file", finding.path),
-                ("line", finding.line),
-                ("col", finding.column),
-                ("title", finding.rule),
+                ("file", visible(display_path(finding.path))),
+                ("line", str(finding.line)),
+                ("col", str(finding.column)),
+                ("title", visible(finding.rule)),
             )
         )
-        message = ("(waived) " if finding.waived else "") + finding.message
-        message += f"\nfix: {finding.hint}" if finding.hint else ""
+        message = ("(waived) " if finding.waived else "") + visible(finding.message)
+        message += f"\nfix: {visible(finding.hint)}" if finding.hint else ""
         lines.append(f"::{level} {properties}::{escape_data(message)}")
     for level, count in counts.items():
         if count > GITHUB_LIMIT:
@@ -41,7 +49,7 @@ def render(result: CheckResult) -> str:
                 f"::notice title=agentpolicy::{count} {level}s found; GitHub shows only {GITHUB_LIMIT} "
                 "annotations of each level per step. The full list is in the job summary."
             )
-    lines.append(text.render(result).rstrip("\n"))
+    lines.append(github_log(text.render(result).rstrip("\n")))
     return "\n".join(lines) + "\n"
 
 
@@ -53,17 +61,20 @@ def step_summary(result: CheckResult) -> str:
     if result.changes:
         parts += ["", "| agent | change | version | review needed | approved by |", "|---|---|---|---|---|"]
         for change in result.changes:
-            version = " -> ".join(v for v in (change.before_version, change.after_version) if v)
-            needed = f"yes ({change.approvals_required})" if change.needs_review else "no"
-            approved = ", ".join(change.approved_by) or ("-" if not change.needs_review else "**none**")
-            parts.append(
-                f"| {change.agent} | {', '.join(change.kinds)} | {version} | {needed} | {approved} |"
+            version = " -> ".join(
+                markdown_text(v) for v in (change.before_version, change.after_version) if v
             )
+            needed = f"yes ({change.approvals_required})" if change.needs_review else "no"
+            approved = markdown_text(", ".join(change.approved_by)) or (
+                "-" if not change.needs_review else "**none**"
+            )
+            kinds = markdown_text(", ".join(change.kinds))
+            parts.append(f"| {markdown_text(change.agent)} | {kinds} | {version} | {needed} | {approved} |")
     if result.findings:
         parts += ["", "| file | line | severity | rule | message |", "|---|---|---|---|---|"]
         for finding in result.findings:
-            message = finding.message.replace("|", "\\|")
             parts.append(
-                f"| {finding.path} | {finding.line} | {finding.severity} | {finding.rule} | {message} |"
+                f"| {markdown_text(display_path(finding.path))} | {finding.line} | {finding.severity} "
+                f"| {markdown_text(finding.rule)} | {markdown_text(finding.message)} |"
             )
     return "\n".join(parts) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from agentpolicy.report.safe import json_text
 from agentpolicy.report.sarif import fingerprint
 from agentpolicy.result import CheckResult
 
@@ -25,4 +26,4 @@ def render(result: CheckResult) -> str:
     for issue in issues:
         if issue["content"] is None:
             del issue["content"]
-    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(issues, indent=2, ensure_ascii=False)) + "\n"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from agentpolicy import __version__
 from agentpolicy.audit import AuditEvent, AuditResult
+from agentpolicy.report.safe import html_text as escape
 from agentpolicy.status import AgentStatus
 
 _STYLE = """
@@ -28,7 +27,9 @@ def _status_cell(event: AuditEvent) -> str:
     if not event.approved:
         return '<span class="bad">UNAPPROVED</span>'
     if event.approved_later_in:
-        return f'<span class="later">approved later</span> in <code>{event.approved_later_in[:8]}</code>'
+        return (
+            f'<span class="later">approved later</span> in <code>{escape(event.approved_later_in[:8])}</code>'
+        )
     return '<span class="ok">approved</span>'
 
 
@@ -73,21 +74,20 @@ def render_html(result: AuditResult, board: list[AgentStatus] | None = None) -> 
         out.append(f'<h2 id="agent-{escape(name)}">{escape(name)}</h2><ol class="timeline">')
         for event in (e for e in result.events if e.agent == name):
             css = "approved" if event.approved else "unapproved"
-            reviewers = ", ".join(f"{r.name} &lt;{r.email}&gt; ({r.signature})" for r in event.reviewers)
-            reviewers = escape(reviewers, quote=False).replace("&amp;lt;", "&lt;").replace("&amp;gt;", "&gt;")
+            reviewers = ", ".join(escape(f"{r.name} <{r.email}> ({r.signature})") for r in event.reviewers)
             details = (
                 f" <span class=muted>({escape('; '.join(event.details))})</span>" if event.details else ""
             )
             out.append(
                 f'<li class="{css}"><strong>{escape(event.date[:10])}</strong> '
-                f"<code>{event.commit[:8]}</code> {escape(event.event.replace('-', ' '))} "
+                f"<code>{escape(event.commit[:8])}</code> {escape(event.event.replace('-', ' '))} "
                 f"<strong>{escape(event.version or '')}</strong>{details} by {escape(event.author)}: "
                 f"{_status_cell(event)}{' by ' + reviewers if reviewers else ''}</li>"
             )
         out.append("</ol>")
     if result.notes:
         out.append("<h2>Notes</h2><ul>")
-        out += [f"<li><code>{n.commit[:8]}</code> {escape(n.message)}</li>" for n in result.notes]
+        out += [f"<li><code>{escape(n.commit[:8])}</code> {escape(n.message)}</li>" for n in result.notes]
         out.append("</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from agentpolicy import __version__
+from agentpolicy.report.safe import json_text
 from agentpolicy.result import CheckResult
 
 FORMAT_VERSION = 1
@@ -29,4 +30,4 @@ def render(result: CheckResult) -> str:
             "exit_code": result.exit_code,
         },
     }
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n"

@@ -5,11 +5,18 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from agentpolicy.model import Finding
+from agentpolicy.report.safe import xml_text
 from agentpolicy.result import CheckResult
 
 
 def _subject(finding: Finding) -> str:
     return finding.agent or finding.path
+
+
+def _line(finding: Finding, prefix: str = "") -> str:
+    where = f"{xml_text(finding.path)}:{finding.line}:{finding.column}"
+    text = f"{prefix}{where}: {xml_text(finding.message)}"
+    return text + (f"\nfix: {xml_text(finding.hint)}" if prefix == "" else "")
 
 
 def render(result: CheckResult) -> str:
@@ -26,29 +33,30 @@ def render(result: CheckResult) -> str:
     suites = ET.Element("testsuites", name="agentpolicy")
     total = failures = 0
     for subject in sorted(subjects):
-        suite = ET.SubElement(suites, "testsuite", name=subject, file=subjects[subject])
+        shown, file = xml_text(subject), xml_text(subjects[subject])
+        suite = ET.SubElement(suites, "testsuite", name=shown, file=file)
         cases = failed = 0
         ids = sorted(set(rule_ids) | {rule for (who, rule) in by_case if who == subject})
         for rule_id in ids:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                name=f"{subject}::{rule_id}",
-                classname=f"agentpolicy.{subject}",
-                file=subjects[subject],
+                name=f"{shown}::{xml_text(rule_id)}",
+                classname=f"agentpolicy.{shown}",
+                file=file,
             )
             cases += 1
             found = [f for f in by_case.get((subject, rule_id), []) if f.severity == "error" and not f.waived]
             warnings = [f for f in by_case.get((subject, rule_id), []) if f.severity != "error" or f.waived]
             if found:
                 failed += 1
-                failure = ET.SubElement(case, "failure", message=found[0].message, type=rule_id)
-                failure.text = "\n".join(
-                    f"{f.path}:{f.line}:{f.column}: {f.message}\nfix: {f.hint}" for f in found
+                failure = ET.SubElement(
+                    case, "failure", message=xml_text(found[0].message), type=xml_text(rule_id)
                 )
+                failure.text = "\n".join(_line(f) for f in found)
             elif warnings:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(f"warning {f.path}:{f.line}:{f.column}: {f.message}" for f in warnings)
+                out.text = "\n".join(_line(f, "warning ") for f in warnings)
         suite.set("tests", str(cases))
         suite.set("failures", str(failed))
         suite.set("errors", "0")
@@ -65,6 +73,7 @@ def render_tool_error(message: str) -> str:
     suites = ET.Element("testsuites", name="agentpolicy", tests="1", failures="0", errors="1")
     suite = ET.SubElement(suites, "testsuite", name="agentpolicy", tests="1", failures="0", errors="1")
     case = ET.SubElement(suite, "testcase", name="agentpolicy::run", classname="agentpolicy")
+    message = "\n".join(xml_text(line) for line in message.split("\n"))
     error = ET.SubElement(
         case, "error", message=message.splitlines()[0] if message else "error", type="ToolError"
     )

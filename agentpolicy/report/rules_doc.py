@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from agentpolicy.rules import RuleInfo
+from functools import cache
+
+from agentpolicy.report.safe import markdown_text
+from agentpolicy.rules import RuleInfo, all_rules
 
 HEADER = """\
 # Rules
@@ -24,12 +27,36 @@ use the same format (see the README, "Rule packs").
 """
 
 
+@cache
+def _built_in() -> frozenset[RuleInfo]:
+    return frozenset(all_rules())
+
+
+def rule_markdown(rule: RuleInfo, text: str) -> str:
+    """A rule's text as Markdown: the built-in rules' own markup is kept, while a pack's rule
+    is repository text, shown exactly as written (see `report.safe.markdown_text`)."""
+    return text if rule in _built_in() else markdown_text(text)
+
+
 def render(rules: list[RuleInfo]) -> str:
-    rows = [f"| [{r.id}](#{r.id.lower()}) | {r.name} | {r.severity} | {r.message} |" for r in rules]
+    rows = []
     sections = []
     for rule in rules:
+        rule_id, name, severity, message, description, hint, source = (
+            rule_markdown(rule, text)
+            for text in (
+                rule.id,
+                rule.name,
+                rule.severity,
+                rule.message,
+                rule.description,
+                rule.hint,
+                rule.source,
+            )
+        )
+        rows.append(f"| [{rule_id}](#{rule_id.lower()}) | {name} | {severity} | {message} |")
         sections.append(
-            f"\n## {rule.id}\n\n**{rule.name}** ({rule.severity}) - {rule.message}\n\n{rule.description}\n\n"
-            f"Fix: {rule.hint}\n\nDefined in: {rule.source}\n"
+            f"\n## {rule_id}\n\n**{name}** ({severity}) - {message}\n\n{description}\n\n"
+            f"Fix: {hint}\n\nDefined in: {source}\n"
         )
     return HEADER + "\n".join(rows) + "\n" + "".join(sections)

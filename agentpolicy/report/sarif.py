@@ -8,6 +8,8 @@ from typing import Any
 
 from agentpolicy import __version__
 from agentpolicy.model import Finding
+from agentpolicy.report.rules_doc import rule_markdown
+from agentpolicy.report.safe import json_text, sarif_text
 from agentpolicy.result import CheckResult
 from agentpolicy.rules import RuleInfo
 
@@ -23,10 +25,11 @@ def fingerprint(finding: Finding) -> str:
     """Same finding, same fingerprint: rule, file, agent and message, never the line number
     (which moves when unrelated lines are edited)."""
     key = "\0".join((finding.rule, finding.path, finding.agent, finding.message))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def _rule(rule: RuleInfo) -> dict[str, Any]:
+    """Pack rules are repository text: the help's Markdown is rendered by code scanning."""
     return {
         "id": rule.id,
         "name": rule.name,
@@ -34,7 +37,9 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
         "fullDescription": {"text": rule.description},
         "help": {
             "text": f"{rule.description}\nFix: {rule.hint}",
-            "markdown": f"{rule.description}\n\n**Fix:** {rule.hint}",
+            "markdown": (
+                f"{rule_markdown(rule, rule.description)}\n\n**Fix:** {rule_markdown(rule, rule.hint)}"
+            ),
         },
         "defaultConfiguration": {"level": _level(rule.severity)},
         "properties": {"source": rule.source},
@@ -49,7 +54,9 @@ def render(result: CheckResult) -> str:
         entry: dict[str, Any] = {
             "ruleId": finding.rule,
             "level": _level(finding.severity),
-            "message": {"text": finding.message + (f" (fix: {finding.hint})" if finding.hint else "")},
+            "message": {
+                "text": sarif_text(finding.message + (f" (fix: {finding.hint})" if finding.hint else ""))
+            },
             "locations": [
                 {
                     "physicalLocation": {
@@ -85,4 +92,4 @@ def render(result: CheckResult) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(log, indent=2, ensure_ascii=False)) + "\n"

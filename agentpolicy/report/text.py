@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agentpolicy.report.safe import visible
 from agentpolicy.result import CheckResult
 from agentpolicy.snapshot import display_path
 
@@ -13,17 +14,17 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 def render(result: CheckResult, *, color: bool = False) -> str:
-    lines = [f"note: {note}" for note in result.notes]
+    lines = [f"note: {visible(note)}" for note in result.notes]
     for finding in result.findings:
         severity = _paint(finding.severity, finding.severity, color)
         if finding.waived:
             severity = _paint(f"waived {finding.severity}", "dim", color)
         lines.append(
-            f"{display_path(finding.path)}:{finding.line}:{finding.column}: {severity} {finding.rule} "
-            f"{finding.message}"
+            f"{visible(display_path(finding.path))}:{finding.line}:{finding.column}: {severity} "
+            f"{visible(finding.rule)} {visible(finding.message)}"
         )
         if finding.hint:
-            lines.append(_paint(f"    fix: {finding.hint}", "dim", color))
+            lines.append(_paint(f"    fix: {visible(finding.hint)}", "dim", color))
     lines.append(_summary(result))
     return "\n".join(lines) + "\n"
 
