@@ -251,6 +251,25 @@ def test_attack_github_push_to_a_branch_trusting_its_own_new_signer_is_refused(
     assert done.code == 1, done.text  # judged against refs/remotes/origin/main: mallory is nobody there
 
 
+@pytest.mark.parametrize(
+    ("ref", "extra"),
+    [
+        ("refs/tags/v9", {}),  # a tag push
+        ("refs/heads/gh-readonly-queue/main/pr-1", {"merge_group": {"base_ref": "refs/heads/main"}}),
+    ],
+)
+def test_attack_github_tag_push_and_merge_queue_are_judged_against_the_default_branch(
+    repo: GitRepo, keys: dict[str, Key], tmp_path: Path, ref: str, extra: dict[str, object]
+) -> None:
+    published(repo, keys, tmp_path)
+    first, _ = attacker_branch(repo, keys)
+    env = github_push(repo, tmp_path, ref, before=first, default="main")
+    event = json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text())
+    Path(env["GITHUB_EVENT_PATH"]).write_text(json.dumps({**event, **extra}))
+    done = repo.ap("check", "--ci", "--format", "text", env=env)
+    assert done.code == 1, done.text
+
+
 def test_github_push_to_the_default_branch_uses_the_event_before(
     repo: GitRepo, keys: dict[str, Key], tmp_path: Path
 ) -> None:
