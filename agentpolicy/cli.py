@@ -272,22 +272,18 @@ def _junit_on_error(active: bool, fmt: str | None, extra: list[tuple[str, str]])
         raise
 
 
-def _pushed_range() -> tuple[str | None, str]:
-    """The range pre-commit's pre-push stage hands over.
-
-    When the pushed history starts at a root commit, pre-commit sets no refs,
-    only the local branch: then every commit of that branch is checked.
-    """
-    to_ref = os.environ.get("PRE_COMMIT_TO_REF")
-    if not to_ref and os.environ.get("PRE_COMMIT_LOCAL_BRANCH"):
-        return None, os.environ["PRE_COMMIT_LOCAL_BRANCH"]
-    if not to_ref:
+def _pushed_range() -> tuple[str, str]:
+    """The range pre-commit's pre-push stage hands over, with a trusted base (see `ci.pushed_range`)."""
+    if not os.environ.get("PRE_COMMIT_TO_REF") and not os.environ.get("PRE_COMMIT_LOCAL_BRANCH"):
         raise click.UsageError(
             "--pushed reads PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF, which pre-commit sets in the pre-push "
             "stage; outside it, use --base REV --head REV"
         )
-    from_ref = os.environ.get("PRE_COMMIT_FROM_REF", "")
-    return (from_ref if from_ref.strip("0") else None), to_ref
+    from agentpolicy.ci import pushed_range
+    from agentpolicy.gitrepo import Repo
+
+    found = pushed_range(Repo())
+    return found.base, found.head
 
 
 @main.command()

@@ -8,8 +8,9 @@ those variables, so they are honoured here explicitly.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from agentpolicy.errors import GitError
 from agentpolicy.snapshot import (
@@ -104,16 +105,143 @@ class Repo:
 
     # -- revisions ----------------------------------------------------------
     def resolve(self, revision: str) -> str:
-        """A commit id for ``revision``; fail closed with a fix when it cannot be found."""
+        """A commit id for ``revision``; fail closed with a fix when it is unknown or ambiguous.
+
+        The base of a check is its trust root, so a name must mean one thing:
+        see ``_refuse_ambiguity``.
+        """
+        name, suffix = split_revision(revision)
+        if name and _FULL_ID.fullmatch(name) and self._object(name) is None:
+            self._unknown(revision)  # libgit2 would fall back to a ref of that name
+        if name.startswith("refs/") and not self._ref_exists(name):
+            self._unknown(revision)  # a full name is never looked up as refs/tags/refs/...
+        if name and not _FULL_ID.fullmatch(name):
+            self._refuse_ambiguity(revision, "HEAD" if name == "@" else name, suffix)
         try:
             obj = self.repo.revparse_single(revision)
             commit = obj.peel(self._pygit2.Commit)
         except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
-            hint = "check the name (git branch -a), or fetch it (git fetch origin)"
-            if self.repo.is_shallow:
-                hint = f"this clone is shallow: {FETCH_FULL_HISTORY}"
-            raise GitError(f"unknown revision {revision!r}", hint) from None
+            self._unknown(revision)
         return str(commit.id)
+
+    def _unknown(self, revision: str) -> NoReturn:
+        hint = "check the name (git branch -a), or fetch it (git fetch origin)"
+        remote_branch = re.fullmatch(r"refs/remotes/([^/]+)/(.+)", split_revision(revision)[0])
+        if remote_branch:
+            hint = f"fetch it: git fetch {remote_branch[1]} {remote_branch[2]}"
+        if self.repo.is_shallow:
+            hint = f"this clone is shallow: {FETCH_FULL_HISTORY}"
+        raise GitError(f"unknown revision {revision!r}", hint) from None
+
+    def _refuse_ambiguity(self, revision: str, name: str, suffix: str) -> None:
+        """Refuse a short name that several refs (or a ref and an abbreviated id) answer to.
+
+        git and libgit2 silently take the first match of their search order
+        (so a pushed tag `origin/main` beats refs/remotes/origin/main, and a
+        branch `1a2b3c4` beats the commit 1a2b3c4...). A name that exists
+        exactly as written (HEAD, refs/heads/x) means that ref and nothing else:
+        spelling it in full is the fix offered here.
+        """
+        if self._ref_exists(name):
+            return
+        found = [
+            (full + suffix, self._ref_label(full)) for full in dwim_candidates(name) if self._ref_exists(full)
+        ]
+        if not found:
+            return
+        abbreviated = self._abbreviated_commit(name, suffix)
+        if abbreviated is not None:
+            found.append(abbreviated)
+        if len(found) < 2:
+            return
+        listed = ", ".join(f"{spelling} ({label})" for spelling, label in found)
+        spellings = " or ".join(spelling for spelling, _ in found)
+        raise GitError(
+            f"revision {revision!r} is ambiguous: it could mean {listed}",
+            f"spell the one you mean in full: {spellings}; a tag or branch that shadows another "
+            "may be an attack: remove the one you did not make",
+        )
+
+    def _abbreviated_commit(self, name: str, suffix: str) -> tuple[str, str] | None:
+        """(spelling, label) of the commit ``name`` abbreviates, also as `git describe` output."""
+        match = _ABBREVIATED_ID.fullmatch(name) or _DESCRIBED_ID.fullmatch(name)
+        if match is None:
+            return None
+        prefix = match["hex"]
+        try:
+            found = self.repo[prefix]
+        except KeyError:
+            return None
+        except ValueError:  # several objects share the prefix
+            return (
+                f"the whole id of the commit{suffix}",
+                f"any of the objects whose id starts with {prefix}",
+            )
+        try:
+            commit = found.peel(self._pygit2.Commit)
+        except (ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
+            return None  # a blob or tree is no revision anyone means
+        return (f"{found.id}{suffix}", f"the commit whose id starts with {prefix}: {str(commit.id)[:12]}")
+
+    def _ref_exists(self, full_name: str) -> bool:
+        try:
+            return self.repo.references.get(full_name) is not None
+        except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
+            return False
+
+    def _ref_label(self, full_name: str) -> str:
+        commit = self.ref_commit(full_name)
+        return f"commit {commit[:12]}" if commit else "not a commit"
+
+    def _object(self, object_id: str) -> Any:
+        try:
+            return self.repo.get(object_id)
+        except ValueError:
+            return None
+
+    def ref_commit(self, full_name: str) -> str | None:
+        """The commit the ref named exactly ``full_name`` points to (no search), or None."""
+        try:
+            ref = self.repo.references.get(full_name)
+            if ref is None:
+                return None
+            return str(ref.peel(self._pygit2.Commit).id)
+        except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
+            return None
+
+    def ref_name(self, full_name: str) -> str | None:
+        """The ref that ``full_name`` ends at after following symbolic refs, or None."""
+        try:
+            ref = self.repo.references.get(full_name)
+            return None if ref is None else str(ref.resolve().name)
+        except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
+            return None
+
+    def ref_names(self, prefix: str) -> list[str]:
+        return sorted(name for name in self.repo.references if name.startswith(prefix))
+
+    def tracking_ref(self, remote: str, remote_ref: str) -> str | None:
+        """The remote-tracking ref that ``remote``'s fetch refspecs map ``remote_ref`` to, if any."""
+        found = self._remote(remote)
+        if found is None:
+            return None
+        for index in range(len(found.fetch_refspecs)):
+            refspec = found.get_refspec(index)
+            if refspec.src_matches(remote_ref):
+                return str(refspec.transform(remote_ref))
+        return None
+
+    def is_remote(self, name: str) -> bool:
+        return self._remote(name) is not None
+
+    def _remote(self, name: str) -> Any:
+        try:
+            return self.repo.remotes[name]
+        except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
+            return None
+
+    def has_merge_base(self, base: str, head: str) -> bool:
+        return self.repo.merge_base(base, head) is not None
 
     def merge_base(self, base: str, head: str) -> str:
         found = self.repo.merge_base(base, head)
@@ -164,3 +292,26 @@ class Repo:
             return str(self.repo.config[key])
         except KeyError:
             return None
+
+
+# git's own search order for a short name (`git help revisions`); the first, the
+# name exactly as written, is handled apart: it is never ambiguous.
+_DWIM_RULES = ("refs/{}", "refs/tags/{}", "refs/heads/{}", "refs/remotes/{}", "refs/remotes/{}/HEAD")
+_FULL_ID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_ABBREVIATED_ID = re.compile(r"(?P<hex>[0-9a-fA-F]{4,63})")
+_DESCRIBED_ID = re.compile(r".*-g(?P<hex>[0-9a-fA-F]{7,63})")  # `git describe` abbreviates to 7 or more
+# A ref name cannot contain these, so the name ends where the first one starts.
+_SUFFIX_START = re.compile(r"[~^:]|@\{|\.\.")
+
+
+def split_revision(revision: str) -> tuple[str, str]:
+    """``origin/main~2`` -> (``origin/main``, ``~2``): the ref part and what navigates from it."""
+    found = _SUFFIX_START.search(revision)
+    if found is None:
+        return revision, ""
+    return revision[: found.start()], revision[found.start() :]
+
+
+def dwim_candidates(name: str) -> list[str]:
+    """Every full ref name a short ``name`` can stand for, in git's order."""
+    return [rule.format(name) for rule in _DWIM_RULES]

@@ -165,11 +165,19 @@ def test_ci_on_a_github_pull_request_uses_the_base_ref_and_writes_the_summary(
     assert done.code == 0, done.text
 
 
-def test_ci_on_a_github_push_uses_the_event_before_commit(pr: GitRepo, tmp_path: Path) -> None:
+def test_ci_on_a_github_push_to_the_default_branch_uses_the_event_before_commit(
+    pr: GitRepo, tmp_path: Path
+) -> None:
     before = pr.git("rev-parse", "main").strip()
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"before": before}))
-    env = dict(pr.env, GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="push", GITHUB_EVENT_PATH=str(event))
+    event.write_text(json.dumps({"before": before, "repository": {"default_branch": "main"}}))
+    env = dict(
+        pr.env,
+        GITHUB_ACTIONS="true",
+        GITHUB_EVENT_NAME="push",
+        GITHUB_EVENT_PATH=str(event),
+        GITHUB_REF="refs/heads/main",
+    )
     done = pr.ap("check", "--ci", "--format", "json", env=env)
     assert done.code == 1
     assert json.loads(done.out)["mode"] == "range"
