@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from agentpolicy.changes import AgentChange, AgentState, diff_agents
 from agentpolicy.config import CONFIG_PATH, Config, load_config
-from agentpolicy.errors import ConfigError
+from agentpolicy.errors import ConfigError, GitError
 from agentpolicy.model import Document, LoadResult
 from agentpolicy.policy import (
     FileVerdict,
@@ -23,7 +23,7 @@ from agentpolicy.policy import (
     load_agent,
 )
 from agentpolicy.result import CheckResult
-from agentpolicy.snapshot import EmptySnapshot, FileEntry, FolderSnapshot, Snapshot
+from agentpolicy.snapshot import FileEntry, FolderSnapshot, Snapshot
 
 if TYPE_CHECKING:
     from agentpolicy.gate import AuthorsOf
@@ -89,12 +89,11 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
 
     if request.mode == RANGE:
         head = repo.resolve(request.head)
-        if request.base is None:  # a pushed branch with no history on the remote yet
-            return (
-                EmptySnapshot(),
-                repo.revision_snapshot(head, request.head),
-                RangeAuthors(repo, None, head),
-                None,
+        if request.base is None:
+            # Never judge a range against nothing: the content under review would be its own trust root.
+            raise GitError(
+                "a range check needs a base: the tip of the branch the change lands on",
+                "pass --base REV (e.g. --base refs/remotes/origin/main)",
             )
         base = _first_resolvable(repo, (request.base, *request.base_fallbacks))
         merge_base = repo.merge_base(base, head)
@@ -112,8 +111,6 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
 
 def _first_resolvable(repo: Repo, candidates: tuple[str, ...]) -> str:
     """`origin/main` when it was fetched, else the local `main` (CI checkouts differ)."""
-    from agentpolicy.errors import GitError
-
     for candidate in candidates[:-1]:
         try:
             return repo.resolve(candidate)
