@@ -111,65 +111,29 @@ def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
     return is_valid
 
 
-_cache_dir: str | None = None
-
-
 def use_cache_dir(folder: str | None) -> None:
-    """Keep compiled validators (marshalled code) in ``folder``: generating them costs ~8 ms
-    each, loading them well under one. Called with the derived-data folder in the git dir."""
-    global _cache_dir
-    _cache_dir = folder
+    """No longer stores anything: compiled validators were once kept as marshalled code in the
+    git directory and executed from there, which let anyone who can write a clone's git
+    directory (a restored CI cache, an unpacked archive) run code in every check (issue 13,
+    attack 16). Validators now live in memory only; kept so existing callers still work."""
+    del folder
 
 
 def _compile(schema: Any) -> Callable[[Any], Any] | None:
+    """Generate the validator's code from the schema (which came from the package or the trust
+    root, never from a cache) and run it in this process only."""
     draft7 = dict(schema) if isinstance(schema, dict) else schema
     if isinstance(draft7, dict):
         draft7["$schema"] = "http://json-schema.org/draft-07/schema#"
         draft7.pop("$id", None)
     try:
-        code = _cached_code(draft7)
+        import fastjsonschema
+
+        # use_default=False: never insert defaults into the data being judged
+        source = fastjsonschema.compile_to_code(draft7, use_default=False, use_formats=False)
         namespace: dict[str, Any] = {}
-        exec(code, namespace)
+        exec(compile(source, "<fastjsonschema validator>", "exec"), namespace)
         names = [name for name in namespace if name.startswith("validate")]
         return namespace[names[0]] if names else None
     except Exception:  # anything it cannot compile goes to jsonschema
         return None
-
-
-def _cached_code(schema: Any) -> Any:
-    import hashlib
-    import marshal
-    import os
-    import sys
-
-    import fastjsonschema
-
-    key = hashlib.sha256(
-        f"{sys.version}|{fastjsonschema.VERSION}|{json.dumps(schema, sort_keys=True)}".encode()
-    ).hexdigest()
-    path = os.path.join(_cache_dir, "validators", f"{key}.marshal") if _cache_dir else None
-    if path and os.path.exists(path):
-        try:
-            with open(path, "rb") as handle:
-                return marshal.load(handle)
-        except (OSError, EOFError, ValueError, TypeError):
-            pass  # a damaged entry is regenerated below
-    # use_default=False: never insert defaults into the data being judged
-    source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=False)
-    code = compile(source, f"<validator {key[:12]}>", "exec")
-    if path:
-        _store(path, marshal.dumps(code))
-    return code
-
-
-def _store(path: str, data: bytes) -> None:
-    import contextlib
-    import os
-    import tempfile
-
-    with contextlib.suppress(OSError):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
