@@ -102,6 +102,10 @@ def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
     def is_valid(data: Any) -> bool:
         from fastjsonschema import JsonSchemaException
 
+        if _has_whole_float(data):
+            # fastjsonschema takes 2.0 as an integer; our integers are integers only (see
+            # strict_validator), so such rare data is judged by jsonschema, the same meaning.
+            return bool(strict_validator(schema).is_valid(data))
         try:
             validate(data)
         except JsonSchemaException:
@@ -109,6 +113,37 @@ def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
         return True
 
     return is_valid
+
+
+def _has_whole_float(data: Any) -> bool:
+    if isinstance(data, float):
+        return data.is_integer()
+    if isinstance(data, dict):
+        return any(_has_whole_float(value) for value in data.values())
+    if isinstance(data, list):
+        return any(_has_whole_float(item) for item in data)
+    return False
+
+
+def _is_integer(checker: Any, value: Any) -> bool:
+    """An integer is an int: 2.0 equals 2 in Python but not in the digest, and `true` is no count."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def strict_validator(schema: Any) -> Any:
+    """A 2020-12 jsonschema validator whose `integer` accepts integers only (jsonschema's own
+    accepts 2.0), built once per schema: every schema judgement uses this meaning."""
+    key = json.dumps(schema, sort_keys=True)
+    if key not in _strict:
+        from jsonschema import Draft202012Validator
+        from jsonschema.validators import extend
+
+        checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+        _strict[key] = extend(Draft202012Validator, type_checker=checker)(schema)
+    return _strict[key]
+
+
+_strict: dict[str, Any] = {}
 
 
 def use_cache_dir(folder: str | None) -> None:

@@ -13,7 +13,7 @@ _JSON_TYPES = {
     str: "a string",
     bool: "a boolean",
     int: "a number",
-    float: "a number",
+    float: "a decimal number",
     list: "a list",
     dict: "a mapping",
     type(None): "empty (null)",
