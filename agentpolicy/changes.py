@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from agentpolicy.digest import digest_of, governed_content
+from agentpolicy.digest import canonical_json, digest_of, governed_content
 from agentpolicy.model import Document, JsonPath
 
 CREATED = "created"
@@ -149,33 +150,45 @@ def compare(name: str, before: AgentState | None, after: AgentState | None) -> A
         return change
     assert before is not None and after is not None
     old, new = before.governed, after.governed
-    if old == new:
+
+    def differs(key: str) -> bool:
+        # The digest's canonical form, not Python's ==: 2 == 2.0 == True there, not here.
+        return canonical_json(old.get(key)) != canonical_json(new.get(key))
+
+    if before.digest == after.digest:
         if before.path != after.path:
             change.kinds.append(MOVED)
-        elif before.document.data != after.document.data:
+        elif _exact(before.document.data) != _exact(after.document.data):
             change.kinds.append(OTHER)
         return change if change.kinds else None
-    if old.get("autonomy") != new.get("autonomy"):
+    if differs("autonomy"):
         _autonomy_diff(change, before, after)
-    if old.get("version") != new.get("version"):
+    if differs("version"):
         change.kinds.insert(0, VERSION)
         change.at = change.at or ("version",)
-    if old.get("owner") != new.get("owner"):
+    if differs("owner"):
         change.kinds.append(OWNER)
         change.at = change.at or ("owner",)
-    if old.get("stage") != new.get("stage"):
+    if differs("stage"):
         change.kinds.append(RETIRED if new.get("stage") == "retired" else STAGE)
         change.details.append(f"stage {old.get('stage')} -> {new.get('stage')}")
         change.at = change.at or ("stage",)
-    if old.get("undo") != new.get("undo"):
+    if differs("undo"):
         change.kinds.append(UNDO)
         change.at = change.at or ("undo",)
-    if old.get("change_control") != new.get("change_control"):
+    if differs("change_control"):
         change.kinds.append(CHANGE_CONTROL)
         change.at = change.at or ("change_control",)
     if before.path != after.path:
         change.kinds.append(MOVED)
+    if not change.governed:
+        change.kinds.insert(0, CHANGE_CONTROL)  # a governed difference no kind above names
+        change.at = change.at or ("change_control",)
     return change
+
+
+def _exact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
 
 
 _SIGNIFICANCE = (

@@ -447,7 +447,7 @@ def test_packs(packs: tuple[str, ...]) -> None:
     """
     with error_handler():
         from agentpolicy.errors import ConfigError
-        from agentpolicy.pack_testing import run_pack_examples
+        from agentpolicy.pack_testing import pattern_warnings, run_pack_examples
         from agentpolicy.packs import builtin_pack, installed_pack, load_pack
         from agentpolicy.snapshot import FolderSnapshot
 
@@ -467,6 +467,12 @@ def test_packs(packs: tuple[str, ...]) -> None:
                 chosen.append(found)
         bad = total = 0
         for pack in chosen:
+            for warning in pattern_warnings(pack):
+                shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in warning.pattern)
+                click.echo(
+                    f"warning  {warning.source}: pattern {shown} at {warning.pointer} can take "
+                    f"super-linear time on a hostile value: {warning.reason}"
+                )
             results = run_pack_examples(pack)
             if not results:
                 _say(f"{pack.source}: no examples (add tests/pass/*.yaml and tests/fail/*.yaml)")

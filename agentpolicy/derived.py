@@ -4,7 +4,8 @@ Why: the hook runs on every commit, and cross-file rules (unique names) need
 every agent; re-parsing 10,000 unchanged files would make the hook's cost
 follow the repository instead of the change. A blob id names exact content,
 so a result stored under (policy key, blob id) can never be stale: the policy
-key covers the tool version, the built-in and configured rules and the teams.
+key covers the code of agentpolicy itself (`code_digest`), the built-in and
+configured rules and the teams.
 
 Safe to delete at any time; never trusted beyond its key: a row that does not
 decode is a miss, and any database error turns the cache off for the run, so
@@ -14,9 +15,11 @@ a corrupt or locked cache can only cost time, never change a verdict.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
+import sys
 from typing import Any
 
 from agentpolicy.model import Finding
@@ -96,6 +99,63 @@ class DerivedCache:
         _flush(self.connection, "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)", self.pending)
 
 
+@functools.cache
+def code_digest() -> str:
+    """A digest of the code every cached verdict depends on: the bytes of agentpolicy's own
+    source files and built-in pack, and the versions of Python and the schema libraries.
+
+    Why not ``__version__``: an upgrade without a version bump (an editable install, a
+    patched wheel) would otherwise keep serving verdicts the new code would not give.
+    Computed once per process (~300 KB of files, a few ms) and only when a cache is opened.
+    """
+    from agentpolicy.pack import builtin_pack
+
+    hasher = hashlib.sha256(sys.version.encode())
+    for module, distribution in (("fastjsonschema", "fastjsonschema"), ("jsonschema", "jsonschema")):
+        hasher.update(f"|{_installed_version(module, distribution)}".encode())
+    package = os.path.dirname(os.path.abspath(__file__))
+    sources = sorted(
+        os.path.relpath(os.path.join(folder, name), package)
+        for folder, _, names in os.walk(package)
+        for name in names
+        if name.endswith(".py")
+    )
+    for relative in sources:
+        with open(os.path.join(package, relative), "rb") as handle:
+            _hash_file(hasher, f"agentpolicy/{relative}", handle.read())
+    pack = builtin_pack()
+    for folder in ("schemas", "rules"):
+        for entry in sorted((pack / folder).iterdir(), key=lambda e: e.name):
+            if entry.is_file():
+                _hash_file(hasher, f"policies/{folder}/{entry.name}", entry.read_bytes())
+    return hasher.hexdigest()
+
+
+def _installed_version(module: str, distribution: str) -> str:
+    """The library's dist-info folder name (it holds the version), found without importing the
+    library: importlib.metadata costs ~80 ms, more than the hook's whole budget for this."""
+    from importlib.util import find_spec
+
+    spec = find_spec(module)
+    if spec is None or spec.origin is None:
+        return f"{module}=none"
+    site = os.path.dirname(os.path.dirname(spec.origin))
+    try:
+        found = sorted(
+            name
+            for name in os.listdir(site)
+            if name.lower().startswith(f"{distribution.lower()}-") and name.endswith(".dist-info")
+        )
+    except OSError:
+        found = []
+    return ",".join(found) or f"{module}@{spec.origin}"
+
+
+def _hash_file(hasher: Any, name: str, data: bytes) -> None:
+    hasher.update(f"\0{name}\0{len(data)}\0".encode())
+    hasher.update(data)
+
+
 class AgentDigestCache:
     """For the audit: blob id -> (agent name, digest, governed content), so a history that
     was walked once is not parsed again. Same safety rules as DerivedCache."""
@@ -108,14 +168,12 @@ class AgentDigestCache:
 
     @classmethod
     def open(cls, git_dir: str) -> AgentDigestCache | None:
-        from agentpolicy import __version__
-
         connection = _connect(
             git_dir,
             "CREATE TABLE IF NOT EXISTS agents (tool TEXT, blob TEXT, name TEXT, digest TEXT, "
             "governed TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID",
         )
-        return cls(connection, f"{__version__}/digest-v1") if connection else None
+        return cls(connection, f"{code_digest()}/digest-v1") if connection else None
 
     def get(self, blob: str) -> tuple[str, str, dict[str, Any]] | None:
         import sqlite3
@@ -165,14 +223,13 @@ def _decode(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
 
 def policy_key(config: Any) -> str:
     """Everything a per-file result depends on besides the file's own bytes."""
-    from agentpolicy import __version__
     from agentpolicy.pack import schema_text
     from agentpolicy.rules.declarative import builtin_declarative_rules
 
     rules = [*builtin_declarative_rules(), *config.pack_rules]
     material = json.dumps(
         {
-            "tool": __version__,
+            "code": code_digest(),
             "schema": schema_text("agent"),
             "teams": sorted(config.teams),
             "rules": [

@@ -102,6 +102,10 @@ def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
     def is_valid(data: Any) -> bool:
         from fastjsonschema import JsonSchemaException
 
+        if _has_whole_float(data):
+            # fastjsonschema takes 2.0 as an integer; our integers are integers only (see
+            # strict_validator), so such rare data is judged by jsonschema, the same meaning.
+            return bool(strict_validator(schema).is_valid(data))
         try:
             validate(data)
         except JsonSchemaException:
@@ -111,65 +115,60 @@ def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
     return is_valid
 
 
-_cache_dir: str | None = None
+def _has_whole_float(data: Any) -> bool:
+    if isinstance(data, float):
+        return data.is_integer()
+    if isinstance(data, dict):
+        return any(_has_whole_float(value) for value in data.values())
+    if isinstance(data, list):
+        return any(_has_whole_float(item) for item in data)
+    return False
+
+
+def _is_integer(checker: Any, value: Any) -> bool:
+    """An integer is an int: 2.0 equals 2 in Python but not in the digest, and `true` is no count."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def strict_validator(schema: Any) -> Any:
+    """A 2020-12 jsonschema validator whose `integer` accepts integers only (jsonschema's own
+    accepts 2.0), built once per schema: every schema judgement uses this meaning."""
+    key = json.dumps(schema, sort_keys=True)
+    if key not in _strict:
+        from jsonschema import Draft202012Validator
+        from jsonschema.validators import extend
+
+        checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+        _strict[key] = extend(Draft202012Validator, type_checker=checker)(schema)
+    return _strict[key]
+
+
+_strict: dict[str, Any] = {}
 
 
 def use_cache_dir(folder: str | None) -> None:
-    """Keep compiled validators (marshalled code) in ``folder``: generating them costs ~8 ms
-    each, loading them well under one. Called with the derived-data folder in the git dir."""
-    global _cache_dir
-    _cache_dir = folder
+    """No longer stores anything: compiled validators were once kept as marshalled code in the
+    git directory and executed from there, which let anyone who can write a clone's git
+    directory (a restored CI cache, an unpacked archive) run code in every check (issue 13,
+    attack 16). Validators now live in memory only; kept so existing callers still work."""
+    del folder
 
 
 def _compile(schema: Any) -> Callable[[Any], Any] | None:
+    """Generate the validator's code from the schema (which came from the package or the trust
+    root, never from a cache) and run it in this process only."""
     draft7 = dict(schema) if isinstance(schema, dict) else schema
     if isinstance(draft7, dict):
         draft7["$schema"] = "http://json-schema.org/draft-07/schema#"
         draft7.pop("$id", None)
     try:
-        code = _cached_code(draft7)
+        import fastjsonschema
+
+        # use_default=False: never insert defaults into the data being judged
+        source = fastjsonschema.compile_to_code(draft7, use_default=False, use_formats=False)
         namespace: dict[str, Any] = {}
-        exec(code, namespace)
+        exec(compile(source, "<fastjsonschema validator>", "exec"), namespace)
         names = [name for name in namespace if name.startswith("validate")]
         return namespace[names[0]] if names else None
     except Exception:  # anything it cannot compile goes to jsonschema
         return None
-
-
-def _cached_code(schema: Any) -> Any:
-    import hashlib
-    import marshal
-    import os
-    import sys
-
-    import fastjsonschema
-
-    key = hashlib.sha256(
-        f"{sys.version}|{fastjsonschema.VERSION}|{json.dumps(schema, sort_keys=True)}".encode()
-    ).hexdigest()
-    path = os.path.join(_cache_dir, "validators", f"{key}.marshal") if _cache_dir else None
-    if path and os.path.exists(path):
-        try:
-            with open(path, "rb") as handle:
-                return marshal.load(handle)
-        except (OSError, EOFError, ValueError, TypeError):
-            pass  # a damaged entry is regenerated below
-    # use_default=False: never insert defaults into the data being judged
-    source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=False)
-    code = compile(source, f"<validator {key[:12]}>", "exec")
-    if path:
-        _store(path, marshal.dumps(code))
-    return code
-
-
-def _store(path: str, data: bytes) -> None:
-    import contextlib
-    import os
-    import tempfile
-
-    with contextlib.suppress(OSError):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)

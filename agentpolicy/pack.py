@@ -61,7 +61,8 @@ def schema_errors(name: str, data: Any) -> list[Any]:
 
 @cache
 def validator(name: str) -> Any:
-    """A validator built once per process: building one costs far more than using it."""
-    from jsonschema import Draft202012Validator
+    """A validator built once per process: building one costs far more than using it. Its
+    `integer` accepts integers only, like the fast path (2.0, "2" and true are errors)."""
+    from agentpolicy.fastschema import strict_validator
 
-    return Draft202012Validator(schema(name))
+    return strict_validator(schema(name))

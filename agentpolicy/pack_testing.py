@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from agentpolicy.config import Config
 from agentpolicy.model import ERROR, Finding
 from agentpolicy.packs import Pack, builtin_pack
+from agentpolicy.pattern_safety import backtracking_risk, schema_patterns
 from agentpolicy.policy import check_loaded, load_agent
 from agentpolicy.rules.schema_rule import check_schema
 
@@ -50,3 +51,32 @@ def run_pack_examples(pack: Pack) -> list[ExampleResult]:
                 ExampleResult(pack.source, path, expected, _errors_from_pack(pack, path, raw, expected))
             )
     return results
+
+
+@dataclass(frozen=True)
+class PatternWarning:
+    """A pattern in a pack whose shape can backtrack super-linearly on a hostile value."""
+
+    source: str  # the rule file, or the pack's pack.yaml
+    pointer: str
+    pattern: str
+    reason: str
+
+
+def pattern_warnings(pack: Pack) -> list[PatternWarning]:
+    """Every pattern of the pack's rules and gate policy that `backtracking_risk` recognises."""
+    schemas = [
+        (rule.info.source, f"/{part}", schema)
+        for rule in pack.rules
+        for part, schema in (("when", rule.when), ("require", rule.require))
+    ]
+    schemas += [
+        (policy.source, f"/approvals/{i}/when", policy.when) for i, policy in enumerate(pack.approvals)
+    ]
+    warnings = []
+    for source, where, schema in schemas:
+        for pointer, pattern in schema_patterns(schema, where):
+            reason = backtracking_risk(pattern)
+            if reason:
+                warnings.append(PatternWarning(source, pointer, pattern, reason))
+    return warnings

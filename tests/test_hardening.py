@@ -52,7 +52,10 @@ HOSTILE_YAML: dict[str, tuple[bytes, int, str]] = {
     "thousand-deep-block": (nested_block(1_000), 1, "nesting"),
     "fifty-megabytes": (b"a: '" + b"x" * (50 * 1024 * 1024) + b"'\n", 1, "larger than the limit"),
     "one-long-line": (
-        BILLING.replace("description: Generates", "description: " + "x" * 900_000).encode(),
+        # in an x- field: governed strings have length caps (issue 13, attack 12)
+        BILLING.replace(
+            "description: Generates", "x-notes: " + "x" * 900_000 + "\ndescription: Generates"
+        ).encode(),
         0,
         "passed",
     ),

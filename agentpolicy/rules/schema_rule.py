@@ -13,7 +13,7 @@ _JSON_TYPES = {
     str: "a string",
     bool: "a boolean",
     int: "a number",
-    float: "a number",
+    float: "a decimal number",
     list: "a list",
     dict: "a mapping",
     type(None): "empty (null)",
@@ -114,9 +114,13 @@ def _explain(error: Any, path: JsonPath, document: Document) -> tuple[str, str, 
             f"set `{name}` to {'one of: ' if kind == 'enum' else ''}{shown}",
             path,
         )
+    if kind == "maxLength":
+        limit = error.validator_value
+        return f"`{name}` is longer than {limit} characters", f"shorten `{name}` to {limit} or fewer", path
     if kind == "pattern":
         description = error.schema.get("description", f"a value matching {error.validator_value}")
-        return f"`{name}` {error.instance!r} is not valid", f"expected: {description}", path
+        shown = repr(error.instance) if len(error.instance) <= 200 else repr(error.instance[:200]) + "..."
+        return f"`{name}` {shown} is not valid", f"expected: {description}", path
     return f"`{name}`: {error.message}", "see `agentpolicy schema`", path
 
 
