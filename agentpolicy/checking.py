@@ -76,9 +76,6 @@ def run_check(request: CheckRequest) -> CheckResult:
     from agentpolicy.gitrepo import Repo
 
     repo = Repo(request.start)
-    from agentpolicy.fastschema import use_cache_dir
-
-    use_cache_dir(os.path.join(repo.repo.path, "agentpolicy"))
     before, after, authors, tip = _snapshots(repo, request)
     return compare_snapshots(request.mode, before, after, authors, repo.repo.path, tip)
 

@@ -146,14 +146,6 @@ def strict_validator(schema: Any) -> Any:
 _strict: dict[str, Any] = {}
 
 
-def use_cache_dir(folder: str | None) -> None:
-    """No longer stores anything: compiled validators were once kept as marshalled code in the
-    git directory and executed from there, which let anyone who can write a clone's git
-    directory (a restored CI cache, an unpacked archive) run code in every check (issue 13,
-    attack 16). Validators now live in memory only; kept so existing callers still work."""
-    del folder
-
-
 def _compile(schema: Any) -> Callable[[Any], Any] | None:
     """Generate the validator's code from the schema (which came from the package or the trust
     root, never from a cache) and run it in this process only."""
