@@ -10,11 +10,12 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agentpolicy.audit_events import AuditEvent, AuditNote, ReviewerRecord
 from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.errors import AgentPolicyError
 from agentpolicy.globs import static_prefix
 from agentpolicy.history import History
-from agentpolicy.replay import AuditEvent, AuditNote, Replay, ReviewerRecord
+from agentpolicy.replay import Replay
 
 __all__ = ["AuditEvent", "AuditNote", "AuditRequest", "AuditResult", "ReviewerRecord", "run_audit"]
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from agentpolicy.audit_events import AuditEvent, AuditNote, ReviewerRecord
 from agentpolicy.changes import AgentChange, AgentState, compare, primary_kind
 from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.derived import AgentDigestCache
@@ -29,65 +30,6 @@ from agentpolicy.policy import load_agent
 from agentpolicy.reviews import ReviewEntry, entry_folder, load_review
 from agentpolicy.signing import TipTrust, TrustRoot
 from agentpolicy.trustroot import TRUST_ROOT, trust_subject
-
-
-@dataclass
-class ReviewerRecord:
-    name: str
-    email: str
-    decision: str
-    signature: str
-    timestamp: str
-    commit: str
-    path: str
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-
-@dataclass
-class AuditEvent:
-    agent: str
-    event: str
-    kinds: list[str]
-    version: str | None
-    digest: str
-    commit: str
-    date: str
-    author: str
-    path: str
-    details: list[str] = field(default_factory=list)
-    approvals_required: int = 1
-    approved: bool = False
-    approved_later_in: str | None = None
-    reviewers: list[ReviewerRecord] = field(default_factory=list)
-    deleted: bool = False
-    side_branch: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "agent": self.agent,
-            "event": self.event,
-            "kinds": self.kinds,
-            "version": self.version,
-            "digest": self.digest,
-            "commit": self.commit,
-            "date": self.date,
-            "author": self.author,
-            "file": self.path,
-            "details": self.details,
-            "approved": self.approved,
-            "approved_later_in": self.approved_later_in,
-            "approvals_required": self.approvals_required,
-            "reviewers": [reviewer.to_json() for reviewer in self.reviewers],
-            "side_branch": self.side_branch,
-        }
-
-
-@dataclass
-class AuditNote:
-    commit: str
-    message: str
 
 
 @dataclass
