@@ -23,7 +23,7 @@ def fingerprint(finding: Finding) -> str:
     """Same finding, same fingerprint: rule, file, agent and message, never the line number
     (which moves when unrelated lines are edited)."""
     key = "\0".join((finding.rule, finding.path, finding.agent, finding.message))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def _rule(rule: RuleInfo) -> dict[str, Any]:
