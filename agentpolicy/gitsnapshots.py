@@ -175,13 +175,13 @@ class WorkTreeSnapshot(Snapshot):
 
     def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
         for prefix in outermost(prefixes):
-            nested = self._repository_above(prefix)
+            blocked, nested = self._blocked(prefix)
             if nested is not None:
-                yield FileEntry(nested, "", is_gitlink=True)
-                continue
-            top = os.path.join(self._root, path_bytes(prefix))
-            if os.path.isdir(top):
-                yield from self._walk_folder(top)
+                yield nested
+            if not blocked:
+                top = os.path.join(self._root, path_bytes(prefix))
+                if os.path.isdir(top):
+                    yield from self._walk_folder(top)
         yield from self._outside_cone(prefixes)
 
     def _walk_folder(self, top: bytes) -> Iterator[FileEntry]:
@@ -210,17 +210,22 @@ class WorkTreeSnapshot(Snapshot):
                 if link or stat.S_ISREG(info.st_mode):
                     yield FileEntry(rel, self._blob_id(rel), link)
 
-    def _repository_above(self, prefix: str) -> str | None:
-        """The first folder along ``prefix`` that is another repository (a submodule's work tree)."""
+    def _blocked(self, prefix: str) -> tuple[bool, FileEntry | None]:
+        """Whether a folder along ``prefix`` is not a plain folder of this repository, as git
+        sees it: a symbolic link (git stores the link, not what it points to) or another
+        repository (a submodule's work tree, returned as a gitlink entry)."""
         walked = ""
         for part in prefix.strip("/").split("/"):
             if not part:
                 continue
             walked += part
-            if os.path.lexists(os.path.join(self._root, path_bytes(walked), b".git")):
-                return walked
+            full = os.path.join(self._root, path_bytes(walked))
+            if os.path.islink(full):
+                return True, None
+            if os.path.lexists(os.path.join(full, b".git")):
+                return True, FileEntry(walked, "", is_gitlink=True)
             walked += "/"
-        return None
+        return False, None
 
     def _outside_cone(self, prefixes: list[str]) -> Iterator[FileEntry]:
         """In a sparse checkout, files outside the cone are absent on disk but not deleted:

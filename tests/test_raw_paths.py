@@ -353,3 +353,16 @@ def test_a_submodule_the_agent_globs_cannot_match_is_fine(
     repo.commit("vendor a library")
     done = repo.ap("check", "--base", "main")
     assert done.code == 0, done.text
+
+
+def test_attack_symlinked_agents_folder_reads_alike_in_the_working_tree_and_the_index(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    guarded_repo(repo, keys)
+    (repo.path / "agents").rename(repo.path / "elsewhere")
+    os.symlink("elsewhere", repo.path / "agents")  # git stores a link; the agent is gone from agents/
+    code, found = report(repo)
+    assert code == 1 and found["changes"][0]["kinds"] == ["deleted"]
+    repo.stage()
+    code, found = report(repo, "--staged")
+    assert code == 1 and found["changes"][0]["kinds"] == ["deleted"]
