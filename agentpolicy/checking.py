@@ -17,6 +17,7 @@ from agentpolicy.model import Document, LoadResult
 from agentpolicy.policy import (
     FileVerdict,
     agent_names,
+    check_file_names,
     check_files,
     check_unique_names,
     judge_file,
@@ -165,6 +166,7 @@ def compare_snapshots(
     verdicts, loaded_after = _policy_verdicts(after, after_files, changed_after, config, git_dir)
     policy_findings = [f for verdict in verdicts for f in verdict.findings]
     policy_findings += check_unique_names(verdicts, lambda path: load_agent(path, after.read(path)).document)
+    policy_findings += check_file_names(after_files)
     after_states = _states({p: loaded_after[p] for p in changed_after})
     before_states = _states(
         {

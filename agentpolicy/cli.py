@@ -226,7 +226,7 @@ def check(
         if summary_path:
             from agentpolicy.report.github import step_summary
 
-            with open(summary_path, "a", encoding="utf-8") as handle:
+            with open(summary_path, "a", encoding="utf-8", errors="backslashreplace") as handle:
                 handle.write(step_summary(result))
         sys.exit(result.exit_code)
 
@@ -249,7 +249,7 @@ def _parse_outputs(outputs: tuple[str, ...], formats: tuple[str, ...]) -> list[t
 def _write_report(path: str, text: str) -> None:
     from agentpolicy.atomic import replace_file
 
-    replace_file(path, text.encode("utf-8"))
+    replace_file(path, text.encode("utf-8", "backslashreplace"))
 
 
 @contextlib.contextmanager
@@ -511,7 +511,7 @@ def _emit(text: str, output: str | None) -> None:
     if output:
         from agentpolicy.atomic import replace_file
 
-        replace_file(output, text.encode("utf-8"))
+        replace_file(output, text.encode("utf-8", "backslashreplace"))
         _say(f"wrote {output}", err=True)
     else:
         _echo(text, nl=False)

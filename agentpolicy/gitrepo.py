@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from agentpolicy.errors import GitError
-from agentpolicy.snapshot import (
-    EmptySnapshot,
-    IndexSnapshot,
-    Snapshot,
-    TreeSnapshot,
-    WorkTreeSnapshot,
-)
+from agentpolicy.filenames import path_key
+from agentpolicy.gitsnapshots import IndexSnapshot, TreeSnapshot, WorkTreeSnapshot
+from agentpolicy.snapshot import EmptySnapshot, Snapshot
 
 FETCH_FULL_HISTORY = (
     "fetch full history: git fetch --unshallow (GitHub Actions: actions/checkout with fetch-depth: 0)"
@@ -265,19 +261,19 @@ class Repo:
         return list(walker)
 
     def changed_paths(self, commit: Any) -> set[str]:
-        """Paths a commit itself changed; for a merge, those that differ from every parent.
+        """Paths a commit itself changed, keyed like snapshots key files (raw names); for a
+        merge, those that differ from every parent.
 
         A merge only *authors* what it resolves: a file identical to one parent
         was written by that parent's commits, not by whoever merged.
         """
         if not commit.parents:
-            return {delta.new_file.path for delta in commit.tree.diff_to_tree(swap=True).deltas}
+            return {path_key(delta.new_file.raw_path) for delta in commit.tree.diff_to_tree(swap=True).deltas}
         per_parent = []
         for parent in commit.parents:
             diff = parent.tree.diff_to_tree(commit.tree)
-            per_parent.append(
-                {path for delta in diff.deltas for path in (delta.old_file.path, delta.new_file.path)}
-            )
+            sides = [side for delta in diff.deltas for side in (delta.old_file, delta.new_file)]
+            per_parent.append({path_key(side.raw_path) for side in sides})
         return set.intersection(*per_parent)
 
     def identity(self) -> Identity | None:

@@ -27,12 +27,12 @@ def _compile(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out) + r"\Z")
+    return re.compile("".join(out) + r"\Z", re.DOTALL)  # a newline in a file name is still a character
 
 
 @cache
 def _combined(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{_compile(p.removeprefix('./')).pattern})" for p in patterns))
+    return re.compile("|".join(f"(?:{_compile(p.removeprefix('./')).pattern})" for p in patterns), re.DOTALL)
 
 
 def matches(path: str, patterns: Iterable[str]) -> bool:

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentpolicy.errors import GitError
+from agentpolicy.filenames import SubmoduleError, path_key
 from agentpolicy.gitrepo import Repo
+
+_GITLINK_MODE = 0o160000
 
 
 @dataclass(frozen=True)
@@ -138,10 +141,10 @@ class History:
 
     def _folder_deltas(self, folder: str, old: str | None, new: str | None) -> Iterator[FileDelta]:
         """What changed under one watched folder (or file): only that subtree is diffed.
-        No rename detection: the replay follows agents by name, so a move is a delete and an add."""
+        No rename detection: the replay follows agents by name, so a move is a delete and an add.
+        Paths are raw-name keys (``filenames.path_key``); a submodule met on the way fails closed."""
         prefix = f"{folder}/" if folder else ""
-        old_obj = self.git[old] if old else None
-        new_obj = self.git[new] if new else None
+        old_obj, new_obj = self._object(folder, old), self._object(folder, new)
         old_tree = old_obj if old_obj is not None and old_obj.type_str == "tree" else None
         new_tree = new_obj if new_obj is not None and new_obj.type_str == "tree" else None
         if old_tree is None or new_tree is None:  # a file, or a folder that appeared or went
@@ -157,14 +160,27 @@ class History:
                     )
             return
         for delta in old_tree.diff_to_tree(new_tree).deltas:
+            for side in (delta.old_file, delta.new_file):
+                if side.mode == _GITLINK_MODE:
+                    raise SubmoduleError.in_history(f"{prefix}{path_key(side.raw_path)}", folder or ".")
             zero = delta.old_file.id.raw == b"\0" * 20
             gone = delta.new_file.id.raw == b"\0" * 20
             yield FileDelta(
-                None if zero else f"{prefix}{delta.old_file.path}",
+                None if zero else f"{prefix}{path_key(delta.old_file.raw_path)}",
                 None if zero else str(delta.old_file.id),
-                None if gone else f"{prefix}{delta.new_file.path}",
+                None if gone else f"{prefix}{path_key(delta.new_file.raw_path)}",
                 None if gone else str(delta.new_file.id),
             )
+
+    def _object(self, folder: str, object_id: str | None) -> Any:
+        """The tree or blob at a watched path; a submodule's commit (usually not even in this
+        repository) is refused rather than read as nothing."""
+        if object_id is None:
+            return None
+        found = self.git.get(object_id)
+        if found is None or found.type_str == "commit":
+            raise SubmoduleError.in_history(folder, folder)
+        return found
 
     def files(self, tree: Any) -> Iterator[tuple[str, str]]:
         for folder in self.folders:
@@ -174,18 +190,37 @@ class History:
             try:
                 entry = tree[folder]
             except KeyError:
+                self._refuse_submodule_above(tree, folder)
                 continue
             if entry.type_str == "tree":
                 yield from self._walk(self.git[entry.id], folder + "/")
             elif entry.type_str == "blob":
                 yield folder, str(entry.id)
+            elif entry.filemode == _GITLINK_MODE:
+                raise SubmoduleError.in_history(folder, folder)
+
+    def _refuse_submodule_above(self, tree: Any, folder: str) -> None:
+        """A watched folder missing because a submodule holds it is not an empty folder."""
+        walked = ""
+        for part in folder.split("/")[:-1]:
+            walked += part
+            try:
+                entry = tree[walked]
+            except KeyError:
+                return
+            if entry.filemode == _GITLINK_MODE:
+                raise SubmoduleError.in_history(walked, folder)
+            walked += "/"
 
     def _walk(self, tree: Any, prefix: str) -> Iterator[tuple[str, str]]:
         for entry in tree:
+            path = prefix + path_key(entry.raw_name)
+            if entry.filemode == _GITLINK_MODE:
+                raise SubmoduleError.in_history(path, prefix.rstrip("/"))
             if entry.type_str == "tree":
-                yield from self._walk(self.git[entry.id], prefix + entry.name + "/")
+                yield from self._walk(self.git[entry.id], path + "/")
             elif entry.type_str == "blob":
-                yield prefix + entry.name, str(entry.id)
+                yield path, str(entry.id)
 
     def blob(self, blob_id: str) -> bytes:
         data: bytes = self.git[blob_id].data

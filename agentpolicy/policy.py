@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from agentpolicy.config import Config
+from agentpolicy.filenames import display_path, rename_hint, unsafe_name
 from agentpolicy.model import ERROR, Document, Finding, LoadResult
 from agentpolicy.rules.agent_rules import check_actions, check_owner
 from agentpolicy.rules.catalog import PYTHON_RULES
@@ -112,11 +113,34 @@ def check_unique_names(
     return findings
 
 
+def check_file_names(paths: Iterable[str]) -> list[Finding]:
+    """AP003 for agent files whose names hold control characters or bytes that are not UTF-8.
+
+    The file is still loaded and judged (its changes still need their approvals); the
+    name is an error of its own, kept out of the per-blob verdicts so no cache hides it.
+    """
+    return [
+        Finding(
+            path=path,
+            line=1,
+            column=1,
+            rule="AP003",
+            severity=ERROR,
+            message=f"file name {display_path(path)} holds control characters or bytes that are not UTF-8, "
+            "so it does not print as what it is",
+            hint=rename_hint(path),
+        )
+        for path in sorted(paths)
+        if unsafe_name(path)
+    ]
+
+
 def check_verdicts(
     verdicts: Sequence[FileVerdict], config: Config, reload: Callable[[str], Document | None] | None = None
 ) -> list[Finding]:
     findings = [finding for verdict in verdicts for finding in verdict.findings]
     findings.extend(check_unique_names(verdicts, reload))
+    findings.extend(check_file_names(verdict.path for verdict in verdicts))
     return apply_overrides(findings, config)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentpolicy.digest import canonical_json
+from agentpolicy.filenames import display_path, rename_hint, unsafe_name
 from agentpolicy.model import ERROR, Document, Finding
 from agentpolicy.pack import schema_errors
 from agentpolicy.yamlload import load_yaml
@@ -84,6 +85,14 @@ def signed_payload(data: dict[str, Any]) -> bytes:
 
 
 def load_review(path: str, raw: bytes | None) -> tuple[ReviewEntry | None, list[Finding]]:
+    entry, problems = _load_review(path, raw)
+    if unsafe_name(path):  # still loaded: a rejection in it keeps blocking
+        message = f"review entry name {display_path(path)} holds control characters or non-UTF-8 bytes"
+        problems.insert(0, _invalid(path, 1, 1, message, rename_hint(path)))
+    return entry, problems
+
+
+def _load_review(path: str, raw: bytes | None) -> tuple[ReviewEntry | None, list[Finding]]:
     if raw is None:
         return None, [_invalid(path, 1, 1, "review entry cannot be read", "check the file")]
     loaded = load_yaml(path, raw)

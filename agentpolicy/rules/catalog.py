@@ -38,6 +38,15 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "a value that is not the one in force.",
         ),
         _rule(
+            "AP003",
+            "printable-file-name",
+            ERROR,
+            "an agent file's name holds control characters or bytes that are not UTF-8",
+            "rename the file to printable UTF-8 (git mv)",
+            "Such a name prints as something it is not (an escape, or nothing at all), so a "
+            "reviewer cannot tell which file a change is about. The file is still judged.",
+        ),
+        _rule(
             "AP100",
             "schema",
             ERROR,
