@@ -605,7 +605,7 @@ def audit(
             board = (
                 run_status(rev=rev.partition("..")[2] or "HEAD")
                 if ".." in rev
-                else run_status(rev=rev, audit=result if not (agents or since or until) else None)
+                else run_status(rev=rev, audit=result)  # the same walk: filters do not touch `latest`
             )
         _emit(render_audit(result, chosen, board), output)
         for name, path in extra:

@@ -67,7 +67,7 @@ class Story:
         self.repo, self.keys = repo, keys
         self.state: dict[str, dict[str, object]] = {}
         self.signers = ["rev", "rev2", "dev"]
-        self.config: list[str] = []
+        self.config: list[str] = ["require_signatures: true"]
 
     def write_agent(self, name: str) -> None:
         state = self.state[name]
@@ -120,7 +120,10 @@ class Story:
             self.write_signers()
             trust = True
         elif step.op == "expansion-rule":
-            self.config = [] if self.config else ["autonomy_expansion_approvals: 2"]
+            self.config = ["require_signatures: true"] if self.config[1:] else [
+                "require_signatures: true",
+                "autonomy_expansion_approvals: 2",
+            ]
             repo.write(".agentpolicy.yaml", "".join(line + "\n" for line in self.config))
             trust = True
         elif step.op != "approve-only":

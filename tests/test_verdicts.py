@@ -310,8 +310,8 @@ def test_attack_moving_the_agents_folder_erases_earlier_unapproved_events(
     repo.write(".agentpolicy.yaml", 'agents: ["bots/**/*.yaml"]\n')
     assert approve(repo, keys["rev"], "--trust-root").code == 0
     repo.commit("only bots/", author="Rev Two <rev2@example.com>")
-    unapproved = [(e["agent"], e["event"]) for e in audit_events(repo, "--unapproved-only")]
-    assert ("pdf-extraction", "created") in unapproved
+    unapproved = [(e["agent"], e["event"], e["file"]) for e in audit_events(repo, "--unapproved-only")]
+    assert unapproved == [("pdf-extraction", "created", "agents/pdf.yaml")]
 
 
 def test_attack_second_file_defining_an_existing_agent_is_reported(
