@@ -126,9 +126,9 @@ def write_new_in(root: str, relative: str, data: bytes) -> None:
                 inner = os.open(part, _NO_FOLLOW_DIR, dir_fd=folder)
             except OSError as exc:
                 raise WriteError(
-                    f"cannot write {shown}: {'/'.join(parts[: index + 1])} is not a plain folder "
-                    f"({exc.strerror})",
-                    "agentpolicy never writes through a symbolic link: make it a real folder",
+                    f"cannot write in {'/'.join(parts[: index + 1])}: {exc.strerror}",
+                    "agentpolicy writes only into real folders, never through a symbolic link: "
+                    "make it a folder",
                     path=shown,
                 ) from exc
             os.close(folder)
