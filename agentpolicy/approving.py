@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from agentpolicy.config import CONFIG_PATH, Config, load_config
+from agentpolicy.atomic import repo_target, write_new_in
+from agentpolicy.config import Config, load_config, read_config_file
 from agentpolicy.errors import AgentPolicyError, SigningError
 from agentpolicy.model import ERROR
 from agentpolicy.policy import check_loaded, load_agent
@@ -57,7 +58,7 @@ def approve(request: ApproveRequest) -> ApproveResult:
     repo = Repo(request.start)
     workdir = repo.require_workdir()
     worktree = repo.worktree_snapshot()
-    config = load_config(worktree.read(CONFIG_PATH)).with_packs(worktree)
+    config = load_config(read_config_file(workdir)).with_packs(worktree)
     warnings: list[str] = []
     if request.trust_root:
         agent, version, digest, decision = _trust_root_target(worktree)
@@ -77,11 +78,12 @@ def approve(request: ApproveRequest) -> ApproveResult:
     }
     if request.note:
         entry["note"] = request.note
-    signed = _sign(entry, request.key, repo, config, warnings, worktree)
     relative = _free_path(
         workdir,
         entry_path(config.reviews, agent, version, email, entry["timestamp"]),
     )
+    repo_target(workdir, relative)  # refuse a linked reviews/ folder before anything is signed
+    signed = _sign(entry, request.key, repo, config, warnings, worktree)
     text = dump_entry(entry)
     reloaded, _problems = load_review(relative, text.encode("utf-8"))
     if reloaded is None or signed_payload(reloaded.data) != signed_payload(entry):
@@ -89,9 +91,7 @@ def approve(request: ApproveRequest) -> ApproveResult:
             "internal error: the entry does not read back identically",
             "please report this with the agent file",
         )
-    from agentpolicy.atomic import write_new
-
-    write_new(os.path.join(workdir, relative), text.encode("utf-8"))
+    write_new_in(workdir, relative, text.encode("utf-8"))
     return ApproveResult(relative, entry, signed, warnings)
 
 

@@ -63,3 +63,113 @@ def write_new(path: str, data: bytes) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+
+
+_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+_NO_FOLLOW_DIR = _DIR | getattr(os, "O_NOFOLLOW", 0)
+_AT_FOLDER = {os.open, os.mkdir, os.link, os.unlink} <= os.supports_dir_fd and hasattr(os, "O_NOFOLLOW")
+
+
+def repo_target(root: str, relative: str) -> list[str]:
+    """The folders and name of ``relative`` under ``root``, refused if it is not plainly
+    inside the repository or if any part of it on disk is a symbolic link.
+
+    Links are never followed when writing, even to somewhere inside the repository:
+    a checkout's links come from whoever wrote the commit, and the safe rule is the simple one.
+    """
+    from agentpolicy.repopath import UnsafePath, normalise
+
+    try:
+        parts = normalise(relative).split("/")
+    except UnsafePath as exc:
+        raise WriteError(
+            f"refusing to write {relative!r}: {exc.reason}",
+            "write inside the repository, with a path relative to its root",
+            path=relative,
+        ) from None
+    current = root
+    for index, part in enumerate(parts):
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            link = "/".join(parts[: index + 1])
+            raise WriteError(
+                f"refusing to write {'/'.join(parts)}: {link} is a symbolic link (to {os.readlink(current)})",
+                f"agentpolicy never writes through a link: replace {link} with a real "
+                f"{'folder' if index < len(parts) - 1 else 'file'}, or remove it",
+                path=link,
+            )
+        if not os.path.lexists(current):
+            break
+    return parts
+
+
+def write_new_in(root: str, relative: str, data: bytes) -> None:
+    """`write_new` for a path inside the repository at ``root``, never through a symbolic link.
+
+    Where the platform allows, every folder is opened relative to its parent with
+    O_NOFOLLOW, so a link swapped in after the check is refused too.
+    """
+    parts = repo_target(root, relative)
+    if not _AT_FOLDER:
+        write_new(os.path.join(root, *parts), data)
+        return
+    shown = "/".join(parts)
+    try:
+        folder = os.open(root, _DIR)  # the repository root itself may sit under a link
+    except OSError as exc:
+        raise WriteError(f"cannot open {root}: {exc.strerror}", "check permissions", path=shown) from exc
+    try:
+        for index, part in enumerate(parts[:-1]):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, dir_fd=folder)
+            try:
+                inner = os.open(part, _NO_FOLLOW_DIR, dir_fd=folder)
+            except OSError as exc:
+                raise WriteError(
+                    f"cannot write in {'/'.join(parts[: index + 1])}: {exc.strerror}",
+                    "agentpolicy writes only into real folders, never through a symbolic link: "
+                    "make it a folder",
+                    path=shown,
+                ) from exc
+            os.close(folder)
+            folder = inner
+        _link_new_at(folder, parts[-1], data, shown)
+    finally:
+        os.close(folder)
+
+
+def _link_new_at(folder: int, name: str, data: bytes, shown: str) -> None:
+    """Temporary file, flushed, then hard-linked to ``name`` in the open ``folder`` (fails if taken)."""
+    import secrets
+
+    temporary = f".agentpolicy-{secrets.token_hex(8)}.tmp"
+    try:
+        handle = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder
+        )
+    except OSError as exc:
+        raise WriteError(
+            f"cannot write in the folder of {shown}: {exc.strerror}",
+            "check permissions and free space",
+            path=shown,
+        ) from exc
+    try:
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.link(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except FileExistsError:
+            raise WriteError(
+                f"{shown} already exists; it was not changed",
+                "choose another name, or remove the file yourself",
+                path=shown,
+            ) from None
+        except OSError as exc:
+            raise WriteError(
+                f"cannot write {shown}: {exc.strerror}", "check permissions and free space", path=shown
+            ) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=folder)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from agentpolicy.config import is_locked_rule
 from agentpolicy.errors import ConfigError
 from agentpolicy.snapshot import Snapshot
 
@@ -69,8 +70,8 @@ def load_pack(snapshot: Snapshot, folder: str, label: str) -> Pack:
         approvals = tuple(
             ApprovalPolicy(
                 item["when"],
-                item.get("approvals_required"),
-                item.get("autonomy_expansion"),
+                _count(item, "approvals_required", label),
+                _count(item, "autonomy_expansion", label),
                 f"{label}: pack.yaml",
             )
             for item in data.get("approvals", [])
@@ -84,6 +85,17 @@ def load_pack(snapshot: Snapshot, folder: str, label: str) -> Pack:
         )
 
     return Pack(name, label, rules, approvals, examples("pass"), examples("fail"))
+
+
+def _count(item: dict[str, Any], key: str, label: str) -> int | None:
+    """An approval count as a true integer: the schema's `integer` also lets 2.0 through."""
+    value = item.get(key)
+    if value is not None and type(value) is not int:
+        raise ConfigError(
+            f"{label}: pack.yaml: `{key}` must be a whole number, not {value!r}",
+            f"write it without a decimal point or quotes, e.g. `{key}: 2`",
+        )
+    return value
 
 
 @cache
@@ -114,7 +126,7 @@ def resolve_packs(refs: tuple[str, ...], snapshot: Snapshot) -> tuple[Pack, ...]
     packs: list[Pack] = []
     seen = set(builtin_pack().rule_ids) | _python_rule_ids()
     for ref in refs:
-        folder = ref.strip("/").removeprefix("./")
+        folder = ref  # already in its one spelling: load_config normalises every `policy:` entry
         if snapshot.files_under(folder):
             pack = load_pack(snapshot, folder, f"pack {folder}")
         else:
@@ -126,6 +138,14 @@ def resolve_packs(refs: tuple[str, ...], snapshot: Snapshot) -> tuple[Pack, ...]
                     "fix the `policy:` entry in .agentpolicy.yaml, or install the pack",
                 )
             pack = found
+        reserved = sorted(rule_id for rule_id in pack.rule_ids if is_locked_rule(rule_id))
+        if reserved:
+            raise ConfigError(
+                f"{pack.source} defines rule id(s) {', '.join(reserved)}, reserved for the change gate, "
+                "the signature checks and file integrity",
+                "give the pack's rules ids of their own (e.g. a prefix such as ACME101)",
+            )
+        _check_schemas(pack)
         clash = pack.rule_ids & seen
         if clash:
             raise ConfigError(
@@ -135,6 +155,32 @@ def resolve_packs(refs: tuple[str, ...], snapshot: Snapshot) -> tuple[Pack, ...]
         seen |= pack.rule_ids
         packs.append(pack)
     return tuple(packs)
+
+
+def _check_schemas(pack: Pack) -> None:
+    """Every `when`/`require` of a pack is a valid JSON Schema, so a broken one is a
+    configuration error now, not a crash in the middle of a check or an audit."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    schemas = [
+        (f"rule {rule.info.id}: {key}", getattr(rule, key))
+        for rule in pack.rules
+        for key in ("when", "require")
+    ]
+    schemas += [
+        (f"pack.yaml: approvals[{index}].when", policy.when) for index, policy in enumerate(pack.approvals)
+    ]
+    for where, schema in schemas:
+        if schema is None:
+            continue
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise ConfigError(
+                f"{pack.source}: {where} is not a valid JSON Schema: {exc.message}",
+                "fix the schema (draft 2020-12); `agentpolicy test` runs the pack's examples",
+            ) from None
 
 
 def _python_rule_ids() -> set[str]:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from agentpolicy.config import Config
+from agentpolicy.config import Config, is_locked_rule, override_weakens
 from agentpolicy.filenames import display_path, rename_hint, unsafe_name
 from agentpolicy.model import ERROR, Document, Finding, LoadResult
 from agentpolicy.rules.agent_rules import check_actions, check_owner
@@ -155,13 +155,19 @@ def apply_overrides(
     """Apply `rules:` (switch off, change severity) and `waivers:` from the config.
 
     A waived finding stays in the report, marked waived, so nothing is silently
-    dropped; an expired waiver is an error of its own that names its owner.
+    dropped; an expired waiver is an error of its own that names its owner. The
+    rules the gate stands on (`is_locked_rule`) are never switched off, weakened
+    or waived here, whatever the config says.
     """
     today = today or dt.datetime.now(dt.UTC).date()
-    active = {(w.rule, w.agent): w for w in config.waivers if not w.expired(today)}
+    active = {
+        (w.rule, w.agent): w for w in config.waivers if not w.expired(today) and not is_locked_rule(w.rule)
+    }
     result = []
     for finding in findings:
         override = config.rules.get(finding.rule)
+        if override and override_weakens(finding.rule, override):
+            override = None  # refused when the config is read; never honoured if one slips through
         if override == "off":
             continue
         if override:

@@ -1,9 +1,11 @@
 """`init` and `new`: guard an existing repository, scaffold an agent. Never overwrite a byte.
 
 Both return a plan (a list of actions) that the CLI prints; `--dry-run` prints
-it without carrying it out. Every file is created with `write_new` (atomic,
-refuses to overwrite); the one edit of an existing file, appending the hook to
-`.pre-commit-config.yaml`, inserts text and keeps every other byte as it was.
+it without carrying it out. Every file is created with `write_new_in` (atomic,
+refuses to overwrite, never writes through a symbolic link); the one edit of an
+existing file, appending the hook to `.pre-commit-config.yaml`, inserts text and
+keeps every other byte as it was. Every path a plan touches is checked for links
+when the plan is made, so a refusal leaves nothing half done.
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ from typing import Any
 import yaml
 
 from agentpolicy import __version__
-from agentpolicy.atomic import write_new
-from agentpolicy.config import CONFIG_PATH, DEFAULT_ALLOWED_SIGNERS, DEFAULT_REVIEWS, load_config
+from agentpolicy.atomic import repo_target, write_new_in
+from agentpolicy.config import (
+    CONFIG_PATH,
+    DEFAULT_ALLOWED_SIGNERS,
+    DEFAULT_REVIEWS,
+    load_config,
+    read_config_file,
+)
 from agentpolicy.errors import AgentPolicyError, WriteError
 from agentpolicy.globs import static_prefix
 
@@ -73,11 +81,11 @@ class Plan:
 
     def carry_out(self) -> None:
         for action in self.actions:
-            target = os.path.join(self.root, action.path)
             if action.verb == "create":
-                write_new(target, action.content)
+                write_new_in(self.root, action.path, action.content)
             elif action.verb == "append":
-                _insert(target, action.content, action.insert_at)
+                repo_target(self.root, action.path)
+                _insert(os.path.join(self.root, action.path), action.content, action.insert_at)
 
 
 def _insert(path: str, text: bytes, at: int | None) -> None:
@@ -131,11 +139,15 @@ def plan_init(start: str = ".") -> Plan:
     repo = Repo(start)
     root = repo.require_workdir()
     plan = Plan(root)
-    exists = lambda relative: os.path.lexists(os.path.join(root, relative))  # noqa: E731
 
-    if exists(CONFIG_PATH):
+    def exists(relative: str) -> bool:
+        repo_target(root, relative)  # a link anywhere on the way is refused, skipped or not
+        return os.path.lexists(os.path.join(root, relative))
+
+    raw = read_config_file(root)
+    if raw is not None:
         plan.actions.append(Action(CONFIG_PATH, "skip", "already there; left as it is"))
-        config = load_config(_read(os.path.join(root, CONFIG_PATH)), CONFIG_PATH)
+        config = load_config(raw, CONFIG_PATH)
     else:
         plan.actions.append(Action(CONFIG_PATH, "create", "documented defaults", CONFIG_TEXT.encode()))
         config = load_config(CONFIG_TEXT.encode())
@@ -180,6 +192,7 @@ HOOK_ENTRY = f"""\
 
 
 def _hook_action(root: str) -> Action:
+    repo_target(root, PRE_COMMIT_CONFIG)
     path = os.path.join(root, PRE_COMMIT_CONFIG)
     if not os.path.exists(path):
         return Action(
@@ -293,10 +306,11 @@ def plan_new(name: str, start: str = ".", path: str | None = None) -> Plan:
         )
     repo = Repo(start)
     root = repo.require_workdir()
-    config_path = os.path.join(root, CONFIG_PATH)
-    raw = _read(config_path) if os.path.exists(config_path) else None
-    config = load_config(raw)
+    config = load_config(read_config_file(root))
+    if path and os.path.isabs(path):
+        path = os.path.relpath(path, root)  # inside the repository, or refused just below
     relative = path or f"{static_prefix(config.agents[0]) or 'agents/'}{name}.yaml"
+    relative = "/".join(repo_target(root, relative))
     identity = repo.identity()
     if identity:
         owner = f"owner:\n  name: {identity.name}\n  email: {identity.email}\n"

@@ -245,7 +245,7 @@ def test_a_shallow_clone_without_the_merge_base_is_exit_2_with_the_fix(
 
 def test_a_change_cannot_relax_the_config_it_is_judged_by(repo: GitRepo, keys: dict[str, Key]) -> None:
     guarded_repo(repo, keys)
-    repo.write(".agentpolicy.yaml", "rules: {AP201: 'off'}\nallow_self_approval: true\n")
+    repo.write(".agentpolicy.yaml", "require_signatures: false\nallow_self_approval: true\n")
     repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
     repo.stage()
     done = repo.ap("check", "--staged")
