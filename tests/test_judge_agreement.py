@@ -120,10 +120,14 @@ class Story:
             self.write_signers()
             trust = True
         elif step.op == "expansion-rule":
-            self.config = ["require_signatures: true"] if self.config[1:] else [
-                "require_signatures: true",
-                "autonomy_expansion_approvals: 2",
-            ]
+            self.config = (
+                ["require_signatures: true"]
+                if self.config[1:]
+                else [
+                    "require_signatures: true",
+                    "autonomy_expansion_approvals: 2",
+                ]
+            )
             repo.write(".agentpolicy.yaml", "".join(line + "\n" for line in self.config))
             trust = True
         elif step.op != "approve-only":

@@ -26,21 +26,21 @@ import pytest
 
 from tests.helpers import BILLING, GitRepo, Key, agent_yaml, guarded_repo
 
-HOSTILE_STRINGS = {
-    "spreadsheet_formula": '=HYPERLINK("https://evil.example/x","open")',
-    "workflow_command": "\n::error title=injected::pwned",
-    "stop_commands": "\n::stop-commands::tok",
-    "legacy_workflow_command": " ##[warning]legacy",
-    "escaped_newline": " %0A::notice::percent",
-    "ansi_clear_screen": " \x1b[2J\x1b[31mred",
-    "osc8_hyperlink": " \x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\",
-    "bidi_override": " \u202egnp.exe\u202c \u2066isolate\u2069",
-    "html_script": " <script>alert(1)</script><img src=x onerror=alert(1)>",
-    "table_pipe": " a | b |",
-    "c0_and_c1_controls": " bell\x07 bs\x08 del\x7f nel\x85 csi\x9b",
-    "markdown_link_and_image": " [click](https://evil.example) ![px](https://evil.example/p.png)",
-    "mention": " @octocat www.evil.example",
-    "carriage_return": "\rAll checks passed",
+HOSTILE_STRINGS = {  # every class of hostile string, short enough for the schema's length caps
+    "spreadsheet_formula": '=HYPERLINK("//e.x","go")',
+    "workflow_command": "\n::error::pwned",
+    "stop_commands": "\n::stop-commands::t",
+    "legacy_workflow_command": " ##[warning]o",
+    "escaped_newline": " %0A::notice::p",
+    "ansi_clear_screen": " \x1b[2J\x1b[31mr",
+    "osc8_hyperlink": " \x1b]8;;//e.x\x1b\\l\x1b]8;;\x1b\\",
+    "bidi_override": " \u202eexe\u202c\u2066i\u2069",
+    "html_script": " <script>alert(1)</script><img onerror=a()>",
+    "table_pipe": " a|b|",
+    "c0_and_c1_controls": " \x07\x08\x7f\x85\x9b",
+    "markdown_link_and_image": " [a](https://e.x) ![p](https://e.x/p)",
+    "mention": " @octocat www.e.x",
+    "carriage_return": "\rAll passed",
 }
 HOSTILE = "".join(HOSTILE_STRINGS.values())
 # `approve --reviewer "NAME <EMAIL>"` cannot take angle brackets in NAME; git drops them and newlines.

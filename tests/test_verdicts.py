@@ -360,3 +360,25 @@ def test_attack_hook_ignores_git_dash_c_user_email(repo: GitRepo, keys: dict[str
     as_rev = dict(repo.env, GIT_CONFIG_PARAMETERS="'user.email'='rev@example.com'")
     code, found = check(repo, "--staged", env=as_rev)
     assert code == 1 and "AP205" in rules(found), found
+
+
+# -- one bad configuration in history (attack 22) -------------------------------------------
+
+
+def test_attack_impossible_waiver_date_stops_every_later_audit(repo: GitRepo, keys: dict[str, Key]) -> None:
+    guarded_repo(repo, keys)
+    repo.write(
+        ".agentpolicy.yaml",
+        "waivers:\n  - rule: AP112\n    agent: billing-cycle\n    reason: pilot\n"
+        "    owner: {name: Anna Nowak, email: anna.nowak@example.com}\n    expires: '2027-02-30'\n",
+    )
+    repo.commit("a waiver that can never be read", author="Eve Sneaky <eve@example.com>")
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    repo.commit("expand, unreviewed", author="Eve Sneaky <eve@example.com>")
+    done = repo.ap("audit", "--strict", "--format", "json")
+    assert done.code == 1, done.text
+    report = json.loads(done.out)
+    assert ("billing-cycle", "autonomy-expanded", False) in [
+        (e["agent"], e["event"], e["approved"]) for e in report["events"]
+    ]
+    assert any("cannot be read" in note["message"] for note in report["notes"]), report["notes"]
