@@ -63,6 +63,9 @@ class Replay:
         self._agent_cache: dict[str, AgentState | None] = {}
         self._entry_cache: dict[str, ReviewEntry | None] = {}
         self._roots: dict[tuple[Any, ...], TrustRoot] = {}
+        self._tips: dict[tuple[int, int], TipTrust] = {}
+        self._removed: dict[str, tuple[ReviewEntry, str]] = {}  # entries this commit removed or replaced
+        self._held: tuple[str, dict[str, tuple[ReviewEntry, str]]] = ("", {})
         self._verdicts: dict[tuple[int, str, str], Verdict] = {}
         self._duplicates: set[tuple[str, str]] = set()
         self._by_path: dict[str, AgentState] = {}  # agent file -> its state, by the current globs
@@ -165,6 +168,13 @@ class Replay:
             )
         return self._roots[key]
 
+    def tip_trust(self, base: TrustRoot, tip: TrustRoot) -> TipTrust:
+        """One TipTrust per pair, kept for the walk: verdicts are cached by the root's identity."""
+        key = (id(base), id(tip))  # both live in self._roots for the whole walk, so ids are stable
+        if key not in self._tips:
+            self._tips[key] = TipTrust(base, tip)
+        return self._tips[key]
+
     def _verifier(self, root: TrustRoot | TipTrust, entries: dict[str, tuple[ReviewEntry, str]]) -> Any:
         def verify(entry: ReviewEntry) -> Verdict:
             added_in = entries.get(entry.path, (entry, ""))[1]
@@ -214,8 +224,9 @@ class Replay:
                     "taken as a starting point, not as events",
                 )
             )
-        before_files, before_entries = dict(self.files), dict(self.entries)
         before_config, before_agents, existed = self.config, self.agents, self.exists
+        before_files = self._signer_files(before_config)  # the before side's signers, before they change
+        self._removed = {}
         for delta in step.deltas:
             if delta.old_path:
                 self.files.pop(delta.old_path, None)
@@ -262,22 +273,34 @@ class Replay:
         for name in sorted(touched):
             change = compare(name, before_agents.get(name), after_agents.get(name))
             if change is not None and change.governed:
-                floor = approval_floor(self._entries_for(name, judge_config, before_entries))
+                floor = approval_floor(self._entries_for(name, judge_config, self._before_entries(step)))
                 subject = agent_subject(change, judge_config)
                 self._event(step, change, subject, judge_config, root, floor, changed_paths)
         if (existed and changed_config) or self._signers_touched(step.deltas, before_config):
-            self._trust_event(step, before_config, judge_config, root, before_entries, changed_paths, existed)
+            self._trust_event(step, before_config, judge_config, root, changed_paths, existed)
         arrived = {entry.agent for path, (entry, added) in self.entries.items() if added == step.id}
         for name in sorted(arrived & set(self.open)):
-            self._rejudge(
-                step, name, TipTrust(self.open[name].root, self.root_for(before_config, before_files))
-            )
+            tip = self.root_for(before_config, before_files)
+            self._rejudge(step, name, self.tip_trust(self.open[name].root, tip))
         self.config = after_config
         if changed_config:
             self._rebuild(after_config.agents)
             self.agents = self._current()
         else:
             self.agents = after_agents
+
+    def _signer_files(self, config: Config) -> dict[str, str]:
+        """The blob ids of a configuration's signer files in the current state (all a root needs)."""
+        paths = [config.allowed_signers, *([config.revoked_signers] if config.revoked_signers else [])]
+        return {path: self.files[path] for path in paths if path in self.files}
+
+    def _before_entries(self, step: CommitStep) -> dict[str, tuple[ReviewEntry, str]]:
+        """The entries of the before side: today's, less what this commit added, plus what it removed."""
+        if self._held[0] != step.id:
+            held = {path: held for path, held in self.entries.items() if held[1] != step.id}
+            held.update(self._removed)
+            self._held = (step.id, held)
+        return self._held[1]
 
     # -- which files define which agents, kept up to date path by path ---------
     def _rebuild(self, globs: tuple[str, ...]) -> None:
@@ -412,7 +435,6 @@ class Replay:
         before_config: Config,
         judge_config: Config,
         root: TrustRoot,
-        before_entries: dict[str, tuple[ReviewEntry, str]],
         changed: set[str],
         existed: bool,
     ) -> None:
@@ -429,7 +451,7 @@ class Replay:
             subject = None  # the unreadable configuration is already a note
         if subject is None:
             return
-        floor = approval_floor(self._entries_for(TRUST_ROOT, judge_config, before_entries))
+        floor = approval_floor(self._entries_for(TRUST_ROOT, judge_config, self._before_entries(step)))
         event = AuditEvent(
             agent=TRUST_ROOT,
             event="trust-root-changed",
@@ -486,6 +508,7 @@ class Replay:
         """Apply one change under the reviews folder; edits and deletions become notes."""
         if delta.old_path and delta.old_path in self.entries:
             entry, _added = self.entries.pop(delta.old_path)
+            self._removed[delta.old_path] = (entry, _added)
             if not step.cut:
                 how = "edited" if delta.new_path == delta.old_path else "deleted"
                 self.notes.append(
