@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from agentpolicy.digest import canonical_json, digest_of, governed_content
+from agentpolicy.digest import digest_of, governed_content
 from agentpolicy.model import Document, JsonPath
 
 CREATED = "created"
@@ -152,8 +152,9 @@ def compare(name: str, before: AgentState | None, after: AgentState | None) -> A
     old, new = before.governed, after.governed
 
     def differs(key: str) -> bool:
-        # The digest's canonical form, not Python's ==: 2 == 2.0 == True there, not here.
-        return canonical_json(old.get(key)) != canonical_json(new.get(key))
+        # As the digest's canonical form compares, not Python's ==: 2 == 2.0 == True there, not here.
+        left, right = old.get(key), new.get(key)
+        return left != right or not same_json(left, right)  # `!=` in C first: most fields differ plainly
 
     if before.digest == after.digest:
         if before.path != after.path:
@@ -185,6 +186,19 @@ def compare(name: str, before: AgentState | None, after: AgentState | None) -> A
         change.kinds.insert(0, CHANGE_CONTROL)  # a governed difference no kind above names
         change.at = change.at or ("change_control",)
     return change
+
+
+def same_json(left: Any, right: Any) -> bool:
+    """Equal exactly as canonical JSON would be (types included), without serialising both sides."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(same_json(left[key], right[key]) for key in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(same_json(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, float):
+        return repr(left) == repr(right)
+    return bool(left == right)
 
 
 def _exact(value: Any) -> str:

@@ -260,8 +260,11 @@ def required_approvals(change: AgentChange, config: Config) -> int:
     return max(counts)
 
 
-def agent_subject(change: AgentChange, config: Config) -> Subject:
-    """The subject a governed agent change asks reviewers to approve."""
+def agent_subject(change: AgentChange, config: Config, *, locate: bool = True) -> Subject:
+    """The subject a governed agent change asks reviewers to approve.
+
+    ``locate=False`` skips working out line numbers (the audit reports no findings, and
+    positions cost a second YAML pass per file)."""
     target = change.after or change.before
     assert target is not None
     before = change.before.version if change.before else None
@@ -280,8 +283,8 @@ def agent_subject(change: AgentChange, config: Config) -> Subject:
         decisions = {"retire"}
     else:
         decisions = {"approve", "retire"} if change.retires else {"approve"}
-    line, column = target.document.position(change.at) if change.at else (1, 1)
-    blocker = version_bump_problem(change)
+    line, column = target.document.position(change.at) if change.at and locate else (1, 1)
+    blocker = version_bump_problem(change, locate=locate)
     return Subject(
         name=change.name,
         digest=target.digest,
@@ -296,7 +299,7 @@ def agent_subject(change: AgentChange, config: Config) -> Subject:
     )
 
 
-def version_bump_problem(change: AgentChange) -> Finding | None:
+def version_bump_problem(change: AgentChange, *, locate: bool = True) -> Finding | None:
     """A boundary, stage or retirement change must come with a new version."""
     if change.before is None or change.after is None or VERSION in change.kinds:
         return None
@@ -306,7 +309,7 @@ def version_bump_problem(change: AgentChange) -> Finding | None:
     version = change.after.version or "?"
     return Finding(
         change.after.path,
-        *change.after.document.position(("version",)),
+        *(change.after.document.position(("version",)) if locate else (1, 1)),
         RULE_BUMP_VERSION,
         ERROR,
         f"{change.name}: {describe_kinds(what)} without a version bump (still {version})",

@@ -267,14 +267,15 @@ class Replay:
             if _identity(before_agents.get(name)) != _identity(after_agents.get(name))
         }
         root = self.root_for(judge_config, before_files if existed else {}, self.files)
-        for pending in self.open.values():  # later edits make their authors authors of the change too
-            if pending.subject.paths & changed_paths:
+        for name in (*affected, TRUST_ROOT):  # later edits make their authors authors of the change too
+            pending = self.open.get(name)
+            if pending is not None and pending.subject.paths & changed_paths:
                 pending.authors |= set(step.people)
         for name in sorted(touched):
             change = compare(name, before_agents.get(name), after_agents.get(name))
             if change is not None and change.governed:
                 floor = approval_floor(self._entries_for(name, judge_config, self._before_entries(step)))
-                subject = agent_subject(change, judge_config)
+                subject = agent_subject(change, judge_config, locate=False)
                 self._event(step, change, subject, judge_config, root, floor, changed_paths)
         if (existed and changed_config) or self._signers_touched(step.deltas, before_config):
             self._trust_event(step, before_config, judge_config, root, changed_paths, existed)
@@ -550,7 +551,7 @@ class Replay:
             change = compare(name, before.get(name), after.get(name))
             if change is None or not change.governed:
                 continue
-            subject = agent_subject(change, config)
+            subject = agent_subject(change, config, locate=False)
             target = change.after or change.before
             assert target is not None
             event = AuditEvent(
