@@ -219,3 +219,87 @@ def test_attack_config_path_as_a_folder_crashes_audit_and_status(repo: GitRepo, 
     for command in (["audit", "--strict"], ["status"]):
         done = repo.ap(*command)
         assert done.code in (0, 1, 2) and "internal error" not in done.text, (command, done.text)
+
+
+def test_attack_entry_without_a_yaml_suffix_counts_in_audit_but_not_in_check(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    """The check reads only `*.yaml`/`*.yml` entries; the audit reads every file under the reviews
+    folder. An entry saved as `.txt` makes them disagree about one change (and about the floor)."""
+    guarded_repo(repo, keys)
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    assert approve(repo, keys["rev"]).code == 0
+    entry = next((repo.path / "reviews" / "billing-cycle" / "1.5.0").glob("*.yaml"))
+    entry.rename(entry.with_suffix(".txt"))
+    code, found = check(repo)
+    repo.commit("expand billing", author="Eve Sneaky <eve@example.com>")
+    audited = 1 if audit(repo)["events"][-1]["approved"] is False else 0
+    assert (code, strict(repo)) in ((0, 0), (1, 1)), (code, found)
+    assert audited == code
+
+
+def test_attack_commit_dated_before_a_key_expired_on_an_idle_main(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    """The clamp only stops dates going back past the parent: when main's last commit predates a
+    key's expiry, a commit pushed today but dated just after it revives the expired key in the
+    audit (the check, judging at the current time, refuses the same change)."""
+    expired = keys["rev2"].signer_line('namespaces="agentpolicy-review",valid-before="20200101"')
+    signers(repo, keys["rev"].signer_line(), expired)
+    repo.write("agents/billing-cycle.yaml", BILLING)
+    assert approve(repo, keys["rev"]).code == 0
+    old = "2019-06-01T12:00:00Z"
+    env = dict(repo.env, GIT_AUTHOR_DATE=old, GIT_COMMITTER_DATE=old)
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--no-verify", "-m", "billing agent (main idle since 2019)", env=env)
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    assert approve(repo, keys["rev2"]).code == 0
+    assert check(repo)[0] == 1  # at the current time the key has expired
+    later = "2019-12-15T12:00:00Z"
+    env = dict(repo.env, GIT_AUTHOR_DATE=later, GIT_COMMITTER_DATE=later)
+    env.update(GIT_AUTHOR_EMAIL="eve@example.com", GIT_COMMITTER_EMAIL="eve@example.com")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--no-verify", "-m", "pushed today, dated before the expiry", env=env)
+    assert strict(repo) == 1
+
+
+def test_attack_stale_branch_passes_but_its_merge_lands_content_nobody_approved(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    """The check judges merge-base -> head, but what lands is the merge with main's newer content:
+    main narrowed billing after the fork; the branch changes the owner (approved for the branch's
+    content). The clean merge holds a digest nobody approved, which the audit then flags."""
+    guarded_repo(repo, keys)
+    fork = repo.git("rev-parse", "HEAD").strip()
+    narrowed = BILLING.replace("version: 1.4.0 ", "version: 1.5.0 ").replace(
+        "    - action: send-notifications\n", ""
+    )
+    repo.write("agents/billing-cycle.yaml", narrowed)
+    assert approve(repo, keys["rev"]).code == 0
+    repo.commit("narrow billing after an incident", author="Sec Team <sec@example.com>")
+    repo.git("checkout", "-q", "-b", "feature", fork)
+    repo.write("agents/billing-cycle.yaml", BILLING.replace("Anna Nowak", "Mal Lory"))
+    assert approve(repo, keys["rev"]).code == 0
+    repo.commit("new owner")
+    code, found = check(repo, "--base", "main", "--head", "feature")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "--no-edit", "feature")  # merges cleanly
+    assert strict(repo) == 1  # the audit flags the merged content ...
+    assert code == 1, found  # ... which the check let through
+
+
+def test_attack_commit_dated_after_year_9999_crashes_audit_and_status(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    """`git commit` and `git fsck` accept a date in the year 10000; the audit's and status's
+    date handling end in an internal error, so `audit --strict` never lists anything again."""
+    guarded_repo(repo, keys)
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    far = "@253402300800 +0000"
+    env = dict(repo.env, GIT_AUTHOR_DATE=far, GIT_COMMITTER_DATE=far)
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--no-verify", "-m", "unapproved expansion from the far future", env=env)
+    for command in (["audit", "--strict"], ["status"]):
+        done = repo.ap(*command)
+        assert done.code in (0, 1, 2) and "internal error" not in done.text, (command, done.text)
+    assert repo.ap("audit", "--strict").code == 1
