@@ -85,9 +85,12 @@ def watched_folders(history: History, head: str, hide: str | None, first_parent:
     configs: dict[str, Config] = {"": Config()}
     for commit in history.commits(head, hide, first_parent):
         try:
-            blob = str(commit.tree[CONFIG_PATH].id)
+            entry = commit.tree[CONFIG_PATH]
         except KeyError:
             continue
+        if entry.type_str != "blob":  # a folder of that name is no configuration
+            continue
+        blob = str(entry.id)
         if blob not in configs:
             try:
                 configs[blob] = load_config(history.blob(blob))

@@ -180,11 +180,16 @@ def compare_snapshots(
     agents = {v.name: v.path for v in sorted(verdicts, key=lambda v: v.path, reverse=True) if v.name}
     known = set(agents) | set(before_states)
     reviews = ReviewSet(before, after, config)
-    gate = Gate(config, reviews, make_verifier(config, before, after, notes, tip), authors)
+    from agentpolicy.target import changed_on_target, stale_findings, target_config
     from agentpolicy.trustroot import trust_subject
 
-    trust = trust_subject(before, after, config)
+    tip_config = target_config(tip) if tip is not None else None
+    verify = make_verifier(config, before, after, notes, tip, tip_config)
+    gate = Gate(config, reviews, verify, authors, tip_config=tip_config)
+    trust = trust_subject(before, after, config, tip, tip_config)
     gate.run(changes, known, [trust] if trust else [])
+    if tip is not None:
+        gate.findings += stale_findings(changes, changed_on_target(before, tip, config), tip)
     from agentpolicy.policy import apply_overrides
 
     findings = apply_overrides([*policy_findings, *gate.findings], config)

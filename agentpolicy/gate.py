@@ -20,6 +20,7 @@ from agentpolicy.judge import (
     agent_subject,
     approval_floor,
     judge,
+    required_approvals,
 )
 from agentpolicy.model import ERROR, WARNING, Finding
 from agentpolicy.result import ChangeSummary
@@ -38,6 +39,7 @@ class Gate:
     authors_of: AuthorsOf
     findings: list[Finding] = field(default_factory=list)
     summaries: list[ChangeSummary] = field(default_factory=list)
+    tip_config: Config | None = None  # the target branch's rules: they bind a range check too
     trust_root_approved: bool | None = None
     _judged: set[str] = field(default_factory=set)
 
@@ -59,6 +61,8 @@ class Gate:
             self.summaries.append(summary)
             if change.governed:
                 subject = agent_subject(change, self.config)
+                if self.tip_config is not None:
+                    subject.required = max(subject.required, required_approvals(change, self.tip_config))
                 summary.digest, summary.approvals_required = subject.digest, subject.required
                 approved, summary.approved_by = self.judge(subject)
                 summary.approved = approved
@@ -73,10 +77,11 @@ class Gate:
         judgement = judge(
             subject,
             self.reviews.for_agent(subject.name),
-            floor=approval_floor(self.reviews.before_entries(subject.name)),
+            floor=approval_floor(self.reviews.before_entries(subject.name), verify=self.verify),
             verify=self.verify,
             authors=self.authors_of(subject.paths),
-            allow_self_approval=self.config.allow_self_approval,
+            allow_self_approval=self.config.allow_self_approval
+            and (self.tip_config is None or self.tip_config.allow_self_approval),
             added=self.reviews.added_paths,
         )
         self.findings.extend(judgement.findings)

@@ -48,6 +48,18 @@ def _decode(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def _when(timestamp: int) -> dt.datetime:
+    """A commit time as a datetime; git accepts dates Python cannot hold, which are clamped."""
+    try:
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return _LATEST if timestamp > 0 else _EARLIEST
+
+
 def _person(signature: Any) -> str:
     name = _decode(getattr(signature, "raw_name", None) or signature.name)
     email = _decode(getattr(signature, "raw_email", None) or signature.email)
@@ -114,9 +126,9 @@ class History:
     def _step(self, commit: Any) -> CommitStep:
         step = CommitStep(
             id=str(commit.id),
-            date=dt.datetime.fromtimestamp(commit.author.time, dt.UTC),
+            date=_when(commit.author.time),
             author=_person(commit.author),
-            committed=dt.datetime.fromtimestamp(commit.committer.time, dt.UTC),
+            committed=_when(commit.committer.time),
             people=frozenset({_decode(commit.author.email), _decode(commit.committer.email)}),
             merge=len(commit.parent_ids) > 1,
         )

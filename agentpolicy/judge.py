@@ -125,14 +125,27 @@ class Floor:
         return when == self.time and entry.payload() not in self.seen
 
 
-def approval_floor(entries: Iterable[ReviewEntry]) -> Floor:
-    """The floor set by the entries the before side already holds for a subject."""
-    held = list(entries)
-    times = [time for entry in held if (time := signed_time(entry)) is not None]
-    if not times:
+def approval_floor(
+    entries: Iterable[ReviewEntry], now: dt.datetime | None = None, verify: Verifier | None = None
+) -> Floor:
+    """The floor set by the entries the before side already holds for a subject.
+
+    An entry dated after ``now`` sets the floor only if its signature is valid: otherwise
+    anyone could freeze an agent's approvals with one unsigned entry dated far ahead.
+    """
+    clock = now or dt.datetime.now(dt.UTC)
+    held = []
+    for entry in entries:
+        time = signed_time(entry)
+        if time is None:
+            continue
+        if time > clock and (verify is None or not verify(entry).ok):
+            continue
+        held.append((time, entry))
+    if not held:
         return Floor()
-    latest = max(times)
-    return Floor(latest, frozenset(entry.payload() for entry in held if signed_time(entry) == latest))
+    latest = max(time for time, _ in held)
+    return Floor(latest, frozenset(entry.payload() for time, entry in held if time == latest))
 
 
 def judge(

@@ -29,7 +29,15 @@ from agentpolicy.model import Document
 from agentpolicy.policy import load_agent
 from agentpolicy.reviews import ReviewEntry, entry_folder, load_review
 from agentpolicy.signing import TipTrust, TrustRoot
-from agentpolicy.trustroot import TRUST_ROOT, trust_subject
+from agentpolicy.snapshot import Snapshot
+from agentpolicy.trustroot import (
+    TRUST_ROOT,
+    bootstrapping,
+    pack_files,
+    trust_change,
+    trust_content,
+    unreadable_trust_subject,
+)
 
 
 @dataclass
@@ -66,6 +74,7 @@ class Replay:
         self._tips: dict[tuple[int, int], TipTrust] = {}
         self._removed: dict[str, tuple[ReviewEntry, str]] = {}  # entries this commit removed or replaced
         self._held: tuple[str, dict[str, tuple[ReviewEntry, str]]] = ("", {})
+        self._last_trust: dict[str, Any] = {}  # the last trust root that could be read
         self._verdicts: dict[tuple[int, str, str], Verdict] = {}
         self._duplicates: set[tuple[str, str]] = set()
         self._by_path: dict[str, AgentState] = {}  # agent file -> its state, by the current globs
@@ -133,7 +142,12 @@ class Replay:
         ]
 
     def _is_review(self, path: str | None) -> bool:
-        return bool(path) and str(path).startswith(self.config.reviews_prefix)
+        """An entry file as the check reads them: under the reviews folder, named *.yaml or *.yml."""
+        return (
+            bool(path)
+            and str(path).startswith(self.config.reviews_prefix)
+            and str(path).endswith((".yaml", ".yml"))
+        )
 
     def _load_config(self, commit: str, files: dict[str, str], fallback: Config) -> Config:
         """The configuration of a commit with its packs; one that cannot be read keeps ``fallback``."""
@@ -274,7 +288,7 @@ class Replay:
         for name in sorted(touched):
             change = compare(name, before_agents.get(name), after_agents.get(name))
             if change is not None and change.governed:
-                floor = approval_floor(self._entries_for(name, judge_config, self._before_entries(step)))
+                floor = self._floor(step, name, judge_config, root)
                 subject = agent_subject(change, judge_config, locate=False)
                 self._event(step, change, subject, judge_config, root, floor, changed_paths)
         if (existed and changed_config) or self._signers_touched(step.deltas, before_config):
@@ -294,6 +308,10 @@ class Replay:
         """The blob ids of a configuration's signer files in the current state (all a root needs)."""
         paths = [config.allowed_signers, *([config.revoked_signers] if config.revoked_signers else [])]
         return {path: self.files[path] for path in paths if path in self.files}
+
+    def _floor(self, step: CommitStep, name: str, config: Config, root: TrustRoot) -> Floor:
+        held = self._before_entries(step)
+        return approval_floor(self._entries_for(name, config, held), self.clock, self._verifier(root, held))
 
     def _before_entries(self, step: CommitStep) -> dict[str, tuple[ReviewEntry, str]]:
         """The entries of the before side: today's, less what this commit added, plus what it removed."""
@@ -439,20 +457,18 @@ class Replay:
         changed: set[str],
         existed: bool,
     ) -> None:
+        """A change to the trust root is an event of its own, judged like an agent change."""
         if not existed or step.parent_id is None:
             return
         repo = self.history.repo
-        try:
-            subject = trust_subject(
-                repo.revision_snapshot(step.parent_id, f"{step.parent_id[:12]}"),
-                repo.revision_snapshot(step.id, f"{step.id[:12]}"),
-                before_config,
-            )
-        except AgentPolicyError:
-            subject = None  # the unreadable configuration is already a note
+        before = repo.revision_snapshot(step.parent_id, step.parent_id[:12])
+        after = repo.revision_snapshot(step.id, step.id[:12])
+        if bootstrapping(before, before_config, None, None):
+            return
+        subject = self._trust_subject(before, after, before_config)
         if subject is None:
             return
-        floor = approval_floor(self._entries_for(TRUST_ROOT, judge_config, self._before_entries(step)))
+        floor = self._floor(step, TRUST_ROOT, judge_config, root)
         event = AuditEvent(
             agent=TRUST_ROOT,
             event="trust-root-changed",
@@ -469,6 +485,21 @@ class Replay:
         self._open_event(
             step, event, subject, judge_config, root, floor, self._authors(step, subject.paths, changed)
         )
+
+    def _trust_subject(self, before: Snapshot, after: Snapshot, before_config: Config) -> Subject | None:
+        """Compared with the last trust root that could be read, so an unreadable step hides nothing."""
+        try:
+            old = trust_content(before)
+        except AgentPolicyError:
+            old = self._last_trust
+        try:
+            after_config = load_config(after.read(CONFIG_PATH))
+            new = trust_content(after)
+        except AgentPolicyError as exc:
+            return unreadable_trust_subject(exc.message)
+        self._last_trust = new
+        packs = pack_files(before, before_config) | pack_files(after, after_config)
+        return trust_change(old, new, before_config, after_config, packs)
 
     def _rejudge(self, step: CommitStep, name: str, root: TrustRoot | TipTrust) -> None:
         pending = self.open[name]
@@ -506,17 +537,30 @@ class Replay:
             )
 
     def _review_delta(self, step: CommitStep, delta: FileDelta) -> None:
-        """Apply one change under the reviews folder; edits and deletions become notes."""
+        """Apply one change under the reviews folder; an edited or deleted entry is evidence lost:
+        a note, and an event that is never approved (the check refuses it as AP210)."""
         if delta.old_path and delta.old_path in self.entries:
             entry, _added = self.entries.pop(delta.old_path)
             self._removed[delta.old_path] = (entry, _added)
             if not step.cut:
                 how = "edited" if delta.new_path == delta.old_path else "deleted"
-                self.notes.append(
-                    AuditNote(
-                        step.id,
-                        f"review entry {delta.old_path} ({entry.reviewer}, "
-                        f"{entry.agent} {entry.version}) was {how}",
+                what = (
+                    f"review entry {delta.old_path} ({entry.reviewer}, "
+                    f"{entry.agent} {entry.version}) was {how}"
+                )
+                self.notes.append(AuditNote(step.id, what))
+                self.events.append(
+                    AuditEvent(
+                        agent=entry.agent,
+                        event=f"review-entry-{how}",
+                        kinds=[f"review-entry-{how}"],
+                        version=entry.version,
+                        digest=entry.digest,
+                        commit=step.id,
+                        date=_stamp(step.date),
+                        author=step.author,
+                        path=delta.old_path,
+                        details=[f"{what}: review entries are append-only evidence"],
                     )
                 )
         if delta.new_path and delta.new_id:
@@ -537,12 +581,16 @@ class Replay:
         entries = {
             path: (entry, step.id)
             for path, blob in files.items()
-            if path.startswith(config.reviews_prefix) and (entry := self._entry(path, blob)) is not None
+            if path.startswith(config.reviews_prefix)
+            and path.endswith((".yaml", ".yml"))
+            and (entry := self._entry(path, blob)) is not None
         }
         held = {
             path: (entry, "")
             for path, blob in parent_files.items()
-            if path.startswith(config.reviews_prefix) and (entry := self._entry(path, blob)) is not None
+            if path.startswith(config.reviews_prefix)
+            and path.endswith((".yaml", ".yml"))
+            and (entry := self._entry(path, blob)) is not None
         }
         root = self.root_for(config, parent_files, files)
         for name in sorted(set(before) | set(after)):
@@ -573,7 +621,9 @@ class Replay:
             judgement = judge(
                 subject,
                 self._entries_for(name, config, entries),
-                floor=approval_floor(self._entries_for(name, config, held)),
+                floor=approval_floor(
+                    self._entries_for(name, config, held), step.committed, self._verifier(root, held)
+                ),
                 verify=self._verifier(root, entries),
                 authors=set(step.people),
                 allow_self_approval=config.allow_self_approval,

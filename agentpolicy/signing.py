@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from agentpolicy.config import Config
 from agentpolicy.errors import SigningError
-from agentpolicy.judge import Verdict
+from agentpolicy.judge import Verdict, signed_time
 from agentpolicy.reviews import ReviewEntry
 from agentpolicy.snapshot import Snapshot
 from agentpolicy.sshsig import (
@@ -181,11 +181,16 @@ class TrustRoot:
                 f"signature of review entry is garbled: {exc}",
                 "the entry was damaged; ask the reviewer for a new entry",
             )
-        problem = self._diagnose(entry, parsed, at or dt.datetime.now(dt.UTC))
+        # Never judge a key earlier than the entry says it was signed: the signed time cannot be
+        # forged, while a commit's date (the audit's clock) can be set to before a key expired.
+        signed = signed_time(entry)
+        when = at or dt.datetime.now(dt.UTC)
+        when = max(when, signed) if signed is not None else when
+        problem = self._diagnose(entry, parsed, when)
         if problem is not None:
             return problem
         if not verify_with_ssh_keygen(
-            entry.payload(), signature, entry.reviewer_email, self.allowed, self.revoked, at
+            entry.payload(), signature, entry.reviewer_email, self.allowed, self.revoked, when
         ):
             return Verdict(
                 False,
@@ -301,17 +306,10 @@ class TipTrust:
         return Verdict(True, verdict.rule, verdict.message, verdict.hint, verdict.key, merged)
 
 
-def tip_trust_root(config: Config, tip: Snapshot) -> TrustRoot:
-    """The signers in force at the target branch's tip, read with that tip's own configuration."""
-    from agentpolicy.config import CONFIG_PATH, load_config
-    from agentpolicy.errors import AgentPolicyError
-
-    try:
-        tip_config = load_config(tip.read(CONFIG_PATH))
-    except AgentPolicyError:
-        tip_config = config
+def tip_trust_root(tip_config: Config, tip: Snapshot) -> TrustRoot:
+    """The signers in force at the target branch's tip, under that tip's own configuration."""
     revoked = tip.read(tip_config.revoked_signers) if tip_config.revoked_signers else None
-    return TrustRoot(config, tip.read(tip_config.allowed_signers), revoked, label=f" in {tip.label}")
+    return TrustRoot(tip_config, tip.read(tip_config.allowed_signers), revoked, label=f" in {tip.label}")
 
 
 def load_trust_root(config: Config, before: Snapshot, after: Snapshot, notes: list[str]) -> TrustRoot:
@@ -333,12 +331,23 @@ def load_trust_root(config: Config, before: Snapshot, after: Snapshot, notes: li
 
 
 def make_verifier(
-    config: Config, before: Snapshot, after: Snapshot, notes: list[str], tip: Snapshot | None = None
+    config: Config,
+    before: Snapshot,
+    after: Snapshot,
+    notes: list[str],
+    tip: Snapshot | None = None,
+    tip_config: Config | None = None,
 ) -> Callable[[ReviewEntry], Verdict]:
-    """Verdicts by the before side's trust root (and, for a range, the target tip's), cached per entry."""
+    """Verdicts by the before side's trust root (and, for a range, the target tip's), cached per entry.
+
+    The tip is asked whenever it has signers, even when the merge base had none: a branch
+    forked before signatures were adopted must not bring its own trust root."""
     base = load_trust_root(config, before, after, notes)
-    bootstrapping = base.allowed is None or not before.exists or before.read(config.allowed_signers) is None
-    root = TipTrust(base, None if tip is None or bootstrapping else tip_trust_root(config, tip))
+    tip_root = tip_trust_root(tip_config or config, tip) if tip is not None else None
+    base_has_signers = before.exists and before.read(config.allowed_signers) is not None
+    if tip_root is not None and tip_root.allowed is None and not base_has_signers:
+        tip_root = None  # nobody has signers yet, on either side: still bootstrapping
+    root = TipTrust(base, tip_root)
     cache: dict[str, Verdict] = {}
 
     def verify(entry: ReviewEntry) -> Verdict:

@@ -16,6 +16,7 @@ from typing import Any
 from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.digest import digest_of
 from agentpolicy.judge import Subject
+from agentpolicy.model import ERROR, Finding
 from agentpolicy.snapshot import Snapshot
 
 TRUST_ROOT = "@trust-root"
@@ -61,10 +62,38 @@ def trust_version(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
-def trust_subject(before: Snapshot, after: Snapshot, config: Config) -> Subject | None:
-    if not before.exists or before.read(config.allowed_signers) is None:
-        return None  # bootstrapping: nobody can approve yet (the signing module notes it)
-    old, new = trust_content(before), trust_content(after)
+def bootstrapping(before: Snapshot, config: Config, tip: Snapshot | None, tip_config: Config | None) -> bool:
+    """No signers yet anywhere that judges: on the before side nor at the target's tip."""
+    if before.exists and before.read(config.allowed_signers) is not None:
+        return False
+    return tip is None or tip.read((tip_config or config).allowed_signers) is None
+
+
+def trust_subject(
+    before: Snapshot,
+    after: Snapshot,
+    config: Config,
+    tip: Snapshot | None = None,
+    tip_config: Config | None = None,
+) -> Subject | None:
+    if bootstrapping(before, config, tip, tip_config):
+        return None  # nobody can approve yet (the signing module notes it)
+    after_config = load_config(after.read(CONFIG_PATH))
+    packs = {
+        path for side, conf in ((before, config), (after, after_config)) for path in pack_files(side, conf)
+    }
+    return trust_change(trust_content(before), trust_content(after), config, after_config, packs)
+
+
+def pack_files(snapshot: Snapshot, config: Config) -> set[str]:
+    """The files of the rule packs a configuration names (their authors authored a trust-root change)."""
+    return {path for ref in config.policy for path in snapshot.files_under(ref.strip("/"))}
+
+
+def trust_change(
+    old: dict[str, Any], new: dict[str, Any], config: Config, after_config: Config, packs: set[str]
+) -> Subject | None:
+    """The subject a trust-root change asks an existing signer to approve, or None if nothing changed."""
     if old == new:
         return None
     changed = [
@@ -75,11 +104,10 @@ def trust_subject(before: Snapshot, after: Snapshot, config: Config) -> Subject 
             ("allowed_signers", "allowed signers"),
             ("revoked_signers", "revoked signers"),
         )
-        if old[key] != new[key]
+        if old.get(key) != new.get(key)
     ]
     digest = digest_of(new)
-    after_config = load_config(after.read(CONFIG_PATH))
-    paths = {CONFIG_PATH, config.allowed_signers, after_config.allowed_signers}
+    paths = {CONFIG_PATH, config.allowed_signers, after_config.allowed_signers, *packs}
     paths |= {path for path in (config.revoked_signers, after_config.revoked_signers) if path}
     return Subject(
         name=TRUST_ROOT,
@@ -89,7 +117,34 @@ def trust_subject(before: Snapshot, after: Snapshot, config: Config) -> Subject 
         decisions={"approve"},
         required=1,
         paths=paths,
-        where=(CONFIG_PATH if old["config"] != new["config"] else config.allowed_signers, 1, 1),
+        where=(CONFIG_PATH if old.get("config") != new.get("config") else config.allowed_signers, 1, 1),
         rule=RULE_TRUST_ROOT,
         approve_command="agentpolicy approve --trust-root (by a signer already in allowed signers)",
+    )
+
+
+def unreadable_trust_subject(problem: str) -> Subject:
+    """A trust root whose configuration cannot be read: no approval can make it count."""
+    return Subject(
+        name=TRUST_ROOT,
+        digest="",
+        version="unreadable",
+        headline=f"trust root changed ({CONFIG_PATH} cannot be read: {problem})",
+        decisions=set(),
+        required=1,
+        paths={CONFIG_PATH},
+        where=(CONFIG_PATH, 1, 1),
+        rule=RULE_TRUST_ROOT,
+        approve_command="fix .agentpolicy.yaml, then agentpolicy approve --trust-root",
+        blockers=[
+            Finding(
+                CONFIG_PATH,
+                1,
+                1,
+                RULE_TRUST_ROOT,
+                ERROR,
+                f"{CONFIG_PATH} cannot be read ({problem}): the rules in force are unknown",
+                "fix the configuration, then have the fix approved: agentpolicy approve --trust-root",
+            )
+        ],
     )

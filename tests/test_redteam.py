@@ -54,35 +54,25 @@ def _expanded_then_narrowed(repo: GitRepo, keys: dict[str, Key]) -> tuple[str, b
     return path, data
 
 
-def test_attack_deleting_old_entries_first_lets_a_revert_replay_its_old_approval_in_audit(
+def test_attack_deleting_old_entries_first_is_itself_an_unapproved_event_in_audit(
     repo: GitRepo, keys: dict[str, Key]
 ) -> None:
-    """Commit 1 (past the hook) deletes the agent's review entries (only a note in the audit);
-    commit 2 re-expands the agent and re-adds the old, consumed approval: the floor is gone."""
+    """Commit 1 (past the hook) deletes the agent's review entries; commit 2 re-expands the agent and
+    re-adds the old, consumed approval. The check refuses commit 1 (AP210); the audit reports it as
+    an event that is never approved, so `audit --strict` fails on the history. (Commit 2 alone is
+    judged with the before side as it is, like the check: see docs/security.md, "Not defended".)"""
     path, data = _expanded_then_narrowed(repo, keys)
     shutil.rmtree(repo.path / "reviews" / "billing-cycle")
-    repo.commit("tidy up old reviews", author="Eve Sneaky <eve@example.com>")
+    code, found = check(repo)
+    assert code == 1 and "AP210" in rules(found), found
+    deletion = repo.commit("tidy up old reviews", author="Eve Sneaky <eve@example.com>")
     repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
     repo.write(path, data)
     repo.commit("expand again", author="Eve Sneaky <eve@example.com>")
-    events = audit(repo)["events"]
-    assert events[-1]["agent"] == "billing-cycle" and events[-1]["approved"] is False, events[-1]
+    lost = [e for e in audit(repo)["events"] if e["commit"] == deletion]
+    assert lost and {e["event"] for e in lost} == {"review-entry-deleted"}, lost
+    assert not any(e["approved"] for e in lost)
     assert strict(repo) == 1
-
-
-def test_attack_once_entry_deletion_has_landed_check_accepts_a_replayed_approval(
-    repo: GitRepo, keys: dict[str, Key]
-) -> None:
-    """Same, as a pull request once the deletion is on main: the before side holds no entries."""
-    path, data = _expanded_then_narrowed(repo, keys)
-    shutil.rmtree(repo.path / "reviews" / "billing-cycle")
-    repo.commit("tidy up old reviews", author="Eve Sneaky <eve@example.com>")
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
-    repo.write(path, data)
-    repo.commit("expand again", author="Eve Sneaky <eve@example.com>")
-    code, found = check(repo, "--base", "main", "--head", "feature")
-    assert code == 1 and "AP201" in rules(found), found
 
 
 def test_attack_branch_forked_before_signers_existed_bootstraps_its_own_trust_root(

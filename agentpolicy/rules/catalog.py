@@ -171,6 +171,16 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "needs a new approval.",
         ),
         _rule(
+            "AP209",
+            "up-to-date-with-target",
+            ERROR,
+            "the target branch changed this agent since the branch was forked",
+            "merge or rebase the target branch, then ask for a review of the result",
+            "A range check judges merge-base -> head; when the target branch also changed the agent, "
+            "what lands is a merge of both contents that nobody reviewed. The target branch's rules "
+            "and signers bind the check as well as the merge base's.",
+        ),
+        _rule(
             "AP210",
             "append-only-reviews",
             ERROR,
