@@ -70,8 +70,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
             replay.apply(step)
         if request.progress and count % 500 == 0:
             request.progress(count)
-    if replay.digests:
-        replay.digests.close()
+    replay.index.close()
     events = [event for event in replay.events if _selected(event, request)]
     return AuditResult(events, replay.notes, count, replay.latest)
 

@@ -11,22 +11,19 @@ force where they arrive.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from agentpolicy.agent_index import AgentIndex
 from agentpolicy.audit_events import AuditEvent, AuditNote, ReviewerRecord
 from agentpolicy.changes import AgentChange, AgentState, compare, primary_kind
 from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.derived import AgentDigestCache
 from agentpolicy.errors import AgentPolicyError
-from agentpolicy.globs import matches
 from agentpolicy.history import CommitStep, FileDelta, History
 from agentpolicy.judge import Floor, Judgement, Subject, Verdict, agent_subject, approval_floor, judge
-from agentpolicy.model import Document
-from agentpolicy.policy import load_agent
 from agentpolicy.reviews import ReviewEntry, entry_folder, load_review
 from agentpolicy.signing import TipTrust, TrustRoot
 from agentpolicy.snapshot import Snapshot
@@ -68,7 +65,6 @@ class Replay:
         self.notes: list[AuditNote] = []
         self.clock: dt.datetime | None = None
         self._added_at: dict[str, dt.datetime] = {}  # commit -> the judge's clock when it was applied
-        self._agent_cache: dict[str, AgentState | None] = {}
         self._entry_cache: dict[str, ReviewEntry | None] = {}
         self._roots: dict[tuple[Any, ...], TrustRoot] = {}
         self._tips: dict[tuple[int, int], TipTrust] = {}
@@ -77,37 +73,7 @@ class Replay:
         self._last_trust: dict[str, Any] = {}  # the last trust root that could be read
         self._verdicts: dict[tuple[int, str, str], Verdict] = {}
         self._duplicates: set[tuple[str, str]] = set()
-        self._by_path: dict[str, AgentState] = {}  # agent file -> its state, by the current globs
-        self._names: dict[str, list[str]] = {}  # agent name -> the files defining it, in path order
-        self.digests = AgentDigestCache.open(history.git.path)
-
-    # -- parsing, once per blob ---------------------------------------------
-    def _agent(self, path: str, blob: str) -> AgentState | None:
-        if blob not in self._agent_cache:
-            self._agent_cache[blob] = self._parsed(path, blob)
-        state = self._agent_cache[blob]
-        if state is not None and state.path != path:  # the same content, moved
-            state = AgentState(state.name, state.document.moved_to(path))
-        return state
-
-    def _parsed(self, path: str, blob: str) -> AgentState | None:
-        """An agent's governed content: from the derived cache when this blob was seen before."""
-        hit = self.digests.get(blob) if self.digests else None
-        if hit is not None:
-            cached_name, digest, governed = hit
-            state = AgentState(cached_name, Document(path, governed))
-            state.__dict__["governed"] = governed  # the cached_properties, filled from the cache
-            state.__dict__["digest"] = digest
-            return state
-        loaded = load_agent(path, self.history.blob(blob))
-        data = loaded.document.data if loaded.document else None
-        name = data.get("name") if isinstance(data, dict) else None
-        if not (isinstance(name, str) and loaded.document):
-            return None
-        state = AgentState(name, loaded.document)
-        if self.digests:
-            self.digests.put(blob, name, state.digest, state.governed)
-        return state
+        self.index = AgentIndex(history.blob, AgentDigestCache.open(history.git.path))
 
     def _entry(self, path: str, blob: str) -> ReviewEntry | None:
         if blob not in self._entry_cache:
@@ -116,21 +82,6 @@ class Replay:
         return self._entry_cache[blob]
 
     # -- what the state says ---------------------------------------------------
-    def agents_in(
-        self, files: dict[str, str], globs: Iterable[str]
-    ) -> tuple[dict[str, AgentState], dict[str, list[str]]]:
-        """Agents by name (the first file in path order wins) and every file defining each name."""
-        patterns = tuple(globs)
-        agents: dict[str, AgentState] = {}
-        paths: dict[str, list[str]] = {}
-        for path in sorted(files):
-            if matches(path, patterns):
-                state = self._agent(path, files[path])
-                if state is not None:
-                    agents.setdefault(state.name, state)
-                    paths.setdefault(state.name, []).append(path)
-        return agents, paths
-
     def _entries_for(
         self, name: str, config: Config, entries: dict[str, tuple[ReviewEntry, str]]
     ) -> list[ReviewEntry]:
@@ -204,8 +155,8 @@ class Replay:
         """Start a range from the state at its base: what is there already is not an event."""
         self.files = dict(files)
         self.config = self._load_config(commit, self.files, Config())
-        self._rebuild(self.config.agents)
-        self.agents = self._current()
+        self.index.rebuild(self.files, self.config.agents)
+        self.agents = self.index.current()
         self.exists = True
         for path, blob in self.files.items():
             if self._is_review(path):
@@ -256,25 +207,25 @@ class Replay:
         self.exists = True
         if step.cut:
             self.config = after_config
-            self._rebuild(after_config.agents)
-            self.agents = self._current()
+            self.index.rebuild(self.files, after_config.agents)
+            self.agents = self.index.current()
             return
         # The before side judges: its config, its signers (bootstrap: the commit's own), its entries.
         judge_config = before_config if existed else after_config
         changed_paths = {path for delta in step.deltas for path in (delta.old_path, delta.new_path) if path}
         if changed_config or not existed:
-            self._rebuild(tuple(dict.fromkeys((*judge_config.agents, *after_config.agents))))
-            after_agents, affected = self._current(), set(before_agents) | set(self._names)
+            self.index.rebuild(self.files, tuple(dict.fromkeys((*judge_config.agents, *after_config.agents))))
+            after_agents, affected = self.index.current(), set(before_agents) | set(self.index.names)
         else:
-            affected = self._update(changed_paths, judge_config.agents)
+            affected = self.index.update(self.files, changed_paths, judge_config.agents)
             after_agents = dict(before_agents)
             for name in affected:
-                paths = self._names.get(name)
+                paths = self.index.names.get(name)
                 if paths:
-                    after_agents[name] = self._by_path[paths[0]]
+                    after_agents[name] = self.index.by_path[paths[0]]
                 else:
                     after_agents.pop(name, None)
-        self._report_duplicates(step, {name: self._names.get(name, []) for name in affected})
+        self._report_duplicates(step, {name: self.index.names.get(name, []) for name in affected})
         touched = {
             name
             for name in affected
@@ -299,8 +250,8 @@ class Replay:
             self._rejudge(step, name, self.tip_trust(self.open[name].root, tip))
         self.config = after_config
         if changed_config:
-            self._rebuild(after_config.agents)
-            self.agents = self._current()
+            self.index.rebuild(self.files, after_config.agents)
+            self.agents = self.index.current()
         else:
             self.agents = after_agents
 
@@ -320,43 +271,6 @@ class Replay:
             held.update(self._removed)
             self._held = (step.id, held)
         return self._held[1]
-
-    # -- which files define which agents, kept up to date path by path ---------
-    def _rebuild(self, globs: tuple[str, ...]) -> None:
-        self._by_path = {}
-        self._names = {}
-        for path in sorted(self.files):
-            if matches(path, globs):
-                state = self._agent(path, self.files[path])
-                if state is not None:
-                    self._by_path[path] = state
-                    self._names.setdefault(state.name, []).append(path)
-
-    def _current(self) -> dict[str, AgentState]:
-        return {name: self._by_path[paths[0]] for name, paths in self._names.items() if paths}
-
-    def _update(self, paths: set[str], globs: tuple[str, ...]) -> set[str]:
-        """Re-read only the files a commit changed; return the agent names they concern."""
-        affected: set[str] = set()
-        for path in paths:
-            old = self._by_path.pop(path, None)
-            if old is not None:
-                affected.add(old.name)
-                self._names[old.name].remove(path)
-                if not self._names[old.name]:
-                    del self._names[old.name]
-        for path in sorted(paths):
-            blob = self.files.get(path)
-            if blob is None or not matches(path, globs):
-                continue
-            state = self._agent(path, blob)
-            if state is not None:
-                self._by_path[path] = state
-                names = self._names.setdefault(state.name, [])
-                names.append(path)
-                names.sort()
-                affected.add(state.name)
-        return affected
 
     def _config_touched(self, deltas: list[FileDelta], config: Config) -> bool:
         packs = tuple(f"{folder.strip('/')}/" for folder in config.policy)
@@ -413,22 +327,7 @@ class Replay:
         floor: Floor,
         changed: set[str],
     ) -> None:
-        target = change.after or change.before
-        assert target is not None
-        event = AuditEvent(
-            agent=change.name,
-            event=primary_kind(change.kinds),
-            kinds=list(change.kinds),
-            version=target.version,
-            digest=target.digest,
-            commit=step.id,
-            date=_stamp(step.date),
-            author=step.author,
-            path=target.path,
-            details=list(change.details),
-            approvals_required=subject.required,
-            deleted=change.after is None,
-        )
+        event = _change_event(step, change, subject)
         self._open_event(
             step, event, subject, config, root, floor, self._authors(step, subject.paths, changed)
         )
@@ -512,13 +411,18 @@ class Replay:
             allow_self_approval=pending.config.allow_self_approval,
         )
         if judgement.approved:
-            self._approve(step, pending.event, judgement, root)
+            self._approve(step, pending.event, judgement, root, self.entries)
             del self.open[name]
 
     def _approve(
-        self, step: CommitStep, event: AuditEvent, judgement: Judgement, root: TrustRoot | TipTrust
+        self,
+        step: CommitStep,
+        event: AuditEvent,
+        judgement: Judgement,
+        root: TrustRoot | TipTrust,
+        entries: dict[str, tuple[ReviewEntry, str]],
     ) -> None:
-        verify = self._verifier(root, self.entries)
+        verify = self._verifier(root, entries)
         event.approved = True
         if step.id != event.commit:
             event.approved_later_in = step.id
@@ -531,7 +435,7 @@ class Replay:
                     entry.decision,
                     "unsigned (accepted)" if verdict.message else "valid",
                     entry.timestamp,
-                    self.entries.get(entry.path, (entry, ""))[1],
+                    entries.get(entry.path, (entry, ""))[1],
                     entry.path,
                 )
             )
@@ -576,8 +480,8 @@ class Replay:
         parent_files = self.history.files_at(step.parent_id)
         files = self.history.files_at(step.id)
         config = self._load_config(step.parent_id, parent_files, self.config)
-        before, _ = self.agents_in(parent_files, config.agents)
-        after, _ = self.agents_in(files, config.agents)
+        before, _ = self.index.agents_in(parent_files, config.agents)
+        after, _ = self.index.agents_in(files, config.agents)
         entries = {
             path: (entry, step.id)
             for path, blob in files.items()
@@ -600,23 +504,8 @@ class Replay:
             if change is None or not change.governed:
                 continue
             subject = agent_subject(change, config, locate=False)
-            target = change.after or change.before
-            assert target is not None
-            event = AuditEvent(
-                agent=name,
-                event=primary_kind(change.kinds),
-                kinds=list(change.kinds),
-                version=target.version,
-                digest=target.digest,
-                commit=step.id,
-                date=_stamp(step.date),
-                author=step.author,
-                path=target.path,
-                details=list(change.details),
-                approvals_required=subject.required,
-                deleted=change.after is None,
-                side_branch=True,
-            )
+            event = _change_event(step, change, subject)
+            event.side_branch = True
             self.events.append(event)
             judgement = judge(
                 subject,
@@ -629,10 +518,26 @@ class Replay:
                 allow_self_approval=config.allow_self_approval,
             )
             if judgement.approved:
-                saved, self.entries = self.entries, entries
-                with contextlib.ExitStack():
-                    self._approve(step, event, judgement, root)
-                self.entries = saved
+                self._approve(step, event, judgement, root, entries)
+
+
+def _change_event(step: CommitStep, change: AgentChange, subject: Subject) -> AuditEvent:
+    target = change.after or change.before
+    assert target is not None
+    return AuditEvent(
+        agent=change.name,
+        event=primary_kind(change.kinds),
+        kinds=list(change.kinds),
+        version=target.version,
+        digest=target.digest,
+        commit=step.id,
+        date=_stamp(step.date),
+        author=step.author,
+        path=target.path,
+        details=list(change.details),
+        approvals_required=subject.required,
+        deleted=change.after is None,
+    )
 
 
 def _identity(state: AgentState | None) -> tuple[str, str] | None:
