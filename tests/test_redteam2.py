@@ -122,3 +122,39 @@ def test_attack_branch_forked_during_the_pilot_uses_unsigned_approvals_after_mai
     repo.commit("expand billing", author="Eve Sneaky <eve@example.com>")
     code, found = check(repo, "--base", "main", "--head", "feature")
     assert code == 1 and {"AP301", "AP201"} & rules(found), found
+
+
+def test_attack_old_approval_replays_after_the_reviews_folder_moved(repo: GitRepo, keys: dict[str, Key]) -> None:
+    """An approval is consumed by the change it approved: the floor is the latest entry the before
+    side holds for the agent, but only in the *current* `reviews:` folder. Once the organisation
+    points `reviews:` to a new folder (approved; the old entries stay where they are, as append-only
+    evidence must), every earlier approval is fresh again: copy the old approval of the expansion
+    into the new folder, revert the agent to the expanded content, and the check passes."""
+    guarded_repo(repo, keys)
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    assert approve(repo, keys["rev"]).code == 0
+    repo.commit("expand, approved", author="Dev Author <dev@example.com>")
+    old = next((repo.path / "reviews" / "billing-cycle" / "1.5.0").glob("*.yaml"))
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING.replace("1.5.0", "1.6.0").replace(
+        "    - action: submit-to-client-portal\n      description: Upload the invoice totals to the client "
+        "portal.\n      irreversible: true\n  requires_confirmation: []\n",
+        "  requires_confirmation:\n    - action: submit-to-client-portal\n      description: Upload the "
+        "invoice totals to the client portal.\n      irreversible: true\n",
+    ))
+    assert approve(repo, keys["rev2"]).code == 0
+    repo.commit("incident: narrow again, approved", author="Dev Author <dev@example.com>")
+    repo.write(".agentpolicy.yaml", "reviews: approvals\n")
+    done = approve(repo, keys["rev"], "--trust-root")
+    assert done.code == 0, done.text
+    written = repo.path / done.out.split()[1]
+    target = repo.path / "reviews" / written.relative_to(repo.path / "approvals")
+    target.parent.mkdir(parents=True)
+    written.rename(target)  # judged by the before side's folder
+    repo.commit("reviews move to approvals/", author="Sec Team <sec@example.com>")
+    assert check(repo, "--base", "HEAD~1", "--head", "HEAD")[0] == 0
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)  # back to the consumed 1.5.0 content
+    repo.write(str(old.relative_to(repo.path)).replace("reviews/", "approvals/", 1), old.read_bytes())
+    repo.commit("expand again, with the old approval", author="Eve Sneaky <eve@example.com>")
+    code, found = check(repo, "--base", "main", "--head", "feature")
+    assert code == 1 and {"AP208", "AP201"} & rules(found), found
