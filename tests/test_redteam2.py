@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 from tests.helpers import AGENTPOLICY, EXPANDED_BILLING, GitRepo, Key, approve, guarded_repo
 
@@ -124,7 +125,9 @@ def test_attack_branch_forked_during_the_pilot_uses_unsigned_approvals_after_mai
     assert code == 1 and {"AP301", "AP201"} & rules(found), found
 
 
-def test_attack_old_approval_replays_after_the_reviews_folder_moved(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_attack_old_approval_replays_after_the_reviews_folder_moved(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     """An approval is consumed by the change it approved: the floor is the latest entry the before
     side holds for the agent, but only in the *current* `reviews:` folder. Once the organisation
     points `reviews:` to a new folder (approved; the old entries stay where they are, as append-only
@@ -135,12 +138,15 @@ def test_attack_old_approval_replays_after_the_reviews_folder_moved(repo: GitRep
     assert approve(repo, keys["rev"]).code == 0
     repo.commit("expand, approved", author="Dev Author <dev@example.com>")
     old = next((repo.path / "reviews" / "billing-cycle" / "1.5.0").glob("*.yaml"))
-    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING.replace("1.5.0", "1.6.0").replace(
-        "    - action: submit-to-client-portal\n      description: Upload the invoice totals to the client "
-        "portal.\n      irreversible: true\n  requires_confirmation: []\n",
-        "  requires_confirmation:\n    - action: submit-to-client-portal\n      description: Upload the "
-        "invoice totals to the client portal.\n      irreversible: true\n",
-    ))
+    repo.write(
+        "agents/billing-cycle.yaml",
+        EXPANDED_BILLING.replace("1.5.0", "1.6.0").replace(
+            "    - action: submit-to-client-portal\n      description: Upload the invoice totals to the client "
+            "portal.\n      irreversible: true\n  requires_confirmation: []\n",
+            "  requires_confirmation:\n    - action: submit-to-client-portal\n      description: Upload the "
+            "invoice totals to the client portal.\n      irreversible: true\n",
+        ),
+    )
     assert approve(repo, keys["rev2"]).code == 0
     repo.commit("incident: narrow again, approved", author="Dev Author <dev@example.com>")
     repo.write(".agentpolicy.yaml", "reviews: approvals\n")
@@ -158,3 +164,30 @@ def test_attack_old_approval_replays_after_the_reviews_folder_moved(repo: GitRep
     repo.commit("expand again, with the old approval", author="Eve Sneaky <eve@example.com>")
     code, found = check(repo, "--base", "main", "--head", "feature")
     assert code == 1 and {"AP208", "AP201"} & rules(found), found
+
+
+def test_attack_rejection_recorded_on_main_is_ignored_by_the_pull_request_check(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    """A reviewer blocks an open pull request by committing a `reject` entry for its exact content
+    to main. The check judges the branch head's entries only (AP209 looks at agent files, not at
+    review entries the target gained), so it stays green and the merge lands rejected content.
+    The audit then calls the merge unapproved, though only because the reject on the before side
+    raises the approval floor (had both entries been signed in one second, the reject would be
+    "consumed" and the audit would call it approved too): check and audit disagree."""
+    guarded_repo(repo, keys)
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    assert approve(repo, keys["rev"]).code == 0
+    repo.commit("expand billing, approved by rev", author="Eve Sneaky <eve@example.com>")
+    assert check(repo, "--base", "main", "--head", "feature")[0] == 0
+    time.sleep(1.1)  # the rejection comes later than the approval, as it does in practice
+    assert approve(repo, keys["rev2"], "billing-cycle", "--decision", "reject", "--note", "no").code == 0
+    entry = next(p for p in (repo.path / "reviews").rglob("*.yaml") if b"reject" in p.read_bytes())
+    data = entry.read_bytes()
+    entry.unlink()
+    repo.git("checkout", "-q", "main")
+    repo.write(str(entry.relative_to(repo.path)), data)
+    repo.commit("rev2 rejects the billing expansion", author="Rev Two <rev2@example.com>")
+    code, found = check(repo, "--base", "main", "--head", "feature")
+    assert code == 1, found
