@@ -26,6 +26,7 @@ class AuditResult:
     notes: list[AuditNote]
     commits_walked: int
     latest: dict[str, AuditEvent] | None = None  # each agent's last event: what status reports
+    history_cut: bool = False  # a shallow clone: the audit cannot vouch for what came before
 
     @property
     def unapproved(self) -> list[AuditEvent]:
@@ -72,7 +73,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
             request.progress(count)
     replay.index.close()
     events = [event for event in replay.events if _selected(event, request)]
-    return AuditResult(events, replay.notes, count, replay.latest)
+    return AuditResult(events, replay.notes, count, replay.latest, replay.history_cut)
 
 
 def watched_folders(history: History, head: str, hide: str | None, first_parent: bool) -> list[str]:

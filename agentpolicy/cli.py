@@ -610,6 +610,14 @@ def audit(
         _emit(render_audit(result, chosen, board), output)
         for name, path in extra:
             _write_report(path, render_audit(result, name, board))
+        if strict and result.history_cut:
+            from agentpolicy.errors import GitError
+            from agentpolicy.gitrepo import FETCH_FULL_HISTORY
+
+            raise GitError(
+                "this clone is shallow: --strict cannot vouch for the history it does not have",
+                FETCH_FULL_HISTORY,
+            )
         sys.exit(1 if strict and result.unapproved else 0)
 
 

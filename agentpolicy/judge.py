@@ -161,14 +161,17 @@ def judge(
     """Count the valid approvals of exactly this subject; say what is missing or refused.
 
     ``added`` are the entry paths this change adds: only those get findings of
-    their own (older entries were judged when they landed).
+    their own (older entries were judged when they landed). Approvals are consumed
+    by the change they approved; rejections are not: a valid `reject` of exactly
+    this content blocks it until the same key approves it later.
     """
     result = Judgement(subject, approved=False, findings=list(subject.blockers))
     people = {email.lower() for email in authors}
     counted: dict[bytes | str, ReviewEntry] = {}
+    latest: dict[bytes | str, tuple[dt.datetime, bool, ReviewEntry]] = {}  # key -> its last decision
     other_content: list[ReviewEntry] = []
     consumed: list[ReviewEntry] = []
-    rejected = False
+    contested = any(e.digest == subject.digest and e.decision == "reject" for e in entries)
     for entry in entries:
         if entry.digest != subject.digest:
             other_content.append(entry)
@@ -192,6 +195,8 @@ def judge(
         if not floor.admits(entry) and entry.path not in added:
             if entry.decision != "reject":
                 consumed.append(entry)
+            if contested:  # an older decision still tells whether a rejection stands
+                _remember(latest, entry, verify(entry))
             continue
         verdict = verify(entry)
         if verdict.message and (entry.path in added or not verdict.ok):
@@ -203,24 +208,11 @@ def judge(
             )
         if not verdict.ok:
             continue
+        _remember(latest, entry, verdict)
+        if entry.decision == "reject":
+            continue
         if not floor.admits(entry):  # a copied or back-dated entry: its signature is fine, its time is not
             result.findings.append(_replayed(entry, subject, floor))
-            continue
-        if entry.decision == "reject":
-            rejected = True
-            path, line, column = subject.where
-            result.findings.append(
-                Finding(
-                    path,
-                    line,
-                    column,
-                    RULE_REJECTED,
-                    ERROR,
-                    f"{subject.name} {subject.version}: rejected by {entry.reviewer} ({entry.path})",
-                    "address the reviewer's note, change it and ask for a new review",
-                    agent=subject.name,
-                )
-            )
             continue
         if not allow_self_approval and _is_author(entry, verdict, people):
             result.findings.append(
@@ -233,12 +225,45 @@ def judge(
                 )
             )
             continue
-        counted.setdefault(verdict.key if verdict.key is not None else entry.reviewer_email.lower(), entry)
+        counted.setdefault(_key_of(entry, verdict), entry)
+    rejections = [entry for _time, rejects, entry in latest.values() if rejects]
+    for entry in rejections:
+        path, line, column = subject.where
+        result.findings.append(
+            Finding(
+                path,
+                line,
+                column,
+                RULE_REJECTED,
+                ERROR,
+                f"{subject.name} {subject.version}: rejected by {entry.reviewer} ({entry.path})",
+                "address the reviewer's note, change it and ask for a new review",
+                agent=subject.name,
+            )
+        )
     result.counted = list(counted.values())
     if len(counted) < subject.required:
         result.findings.append(_needs_review(subject, result.counted, other_content, consumed))
-    result.approved = not rejected and not subject.blockers and len(counted) >= subject.required
+    result.approved = not rejections and not subject.blockers and len(counted) >= subject.required
     return result
+
+
+def _key_of(entry: ReviewEntry, verdict: Verdict) -> bytes | str:
+    """One count per signing key (an unsigned entry, where accepted, by its e-mail)."""
+    return verdict.key if verdict.key is not None else entry.reviewer_email.lower()
+
+
+def _remember(
+    latest: dict[bytes | str, tuple[dt.datetime, bool, ReviewEntry]], entry: ReviewEntry, verdict: Verdict
+) -> None:
+    """Keep each key's last valid decision on this content; at the same second a rejection wins."""
+    when = signed_time(entry)
+    if not verdict.ok or when is None:
+        return
+    key = _key_of(entry, verdict)
+    rejects = entry.decision == "reject"
+    if key not in latest or (when, rejects) > latest[key][:2]:
+        latest[key] = (when, rejects, entry)
 
 
 def _is_author(entry: ReviewEntry, verdict: Verdict, people: set[str]) -> bool:

@@ -181,6 +181,42 @@ def _check_schemas(pack: Pack) -> None:
                 f"{pack.source}: {where} is not a valid JSON Schema: {exc.message}",
                 "fix the schema (draft 2020-12); `agentpolicy test` runs the pack's examples",
             ) from None
+        _refuse_hazards(pack.source, where, schema)
+
+
+def _refuse_hazards(source: str, where: str, schema: Any) -> None:
+    """What a valid schema can still do to a check or an audit: reach outside itself (`$ref` to a
+    URI that cannot be resolved offline crashes the evaluation) or backtrack for hours on a
+    crafted value (a pattern with nested or overlapping repeats)."""
+    from agentpolicy.pattern_safety import backtracking_risk, schema_patterns
+
+    for ref in _refs(schema):
+        if not ref.startswith("#"):
+            raise ConfigError(
+                f"{source}: {where} refers to {ref!r}, outside the rule itself",
+                "keep rule schemas self-contained: only local references such as '#/$defs/name'",
+            )
+    for place, pattern in schema_patterns(schema):
+        risk = backtracking_risk(pattern)
+        if risk:
+            raise ConfigError(
+                f"{source}: {where}: pattern {pattern!r} at {place or 'the top'} can take hours on a "
+                f"crafted value ({risk})",
+                "rewrite it without nested or overlapping repeats (`agentpolicy test` explains each)",
+            )
+
+
+def _refs(schema: Any) -> list[str]:
+    if isinstance(schema, dict):
+        found = [
+            value
+            for key, value in schema.items()
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str)
+        ]
+        return found + [ref for value in schema.values() for ref in _refs(value)]
+    if isinstance(schema, list):
+        return [ref for value in schema for ref in _refs(value)]
+    return []
 
 
 def _python_rule_ids() -> set[str]:

@@ -34,6 +34,7 @@ from agentpolicy.trustroot import (
     trust_change,
     trust_content,
     unreadable_trust_subject,
+    with_reviews_move_blocker,
 )
 
 
@@ -64,6 +65,7 @@ class Replay:
         self.events: list[AuditEvent] = []
         self.notes: list[AuditNote] = []
         self.clock: dt.datetime | None = None
+        self.history_cut = False  # a shallow clone: what came before is unknown
         self._added_at: dict[str, dt.datetime] = {}  # commit -> the judge's clock when it was applied
         self._entry_cache: dict[str, ReviewEntry | None] = {}
         self._roots: dict[tuple[Any, ...], TrustRoot] = {}
@@ -181,6 +183,7 @@ class Replay:
     def apply(self, step: CommitStep) -> None:
         self._tick(step)
         if step.cut:
+            self.history_cut = True
             self.notes.append(
                 AuditNote(
                     step.id,
@@ -398,7 +401,8 @@ class Replay:
             return unreadable_trust_subject(exc.message)
         self._last_trust = new
         packs = pack_files(before, before_config) | pack_files(after, after_config)
-        return trust_change(old, new, before_config, after_config, packs)
+        subject = trust_change(old, new, before_config, after_config, packs)
+        return with_reviews_move_blocker(subject, before, before_config, after_config)
 
     def _rejudge(self, step: CommitStep, name: str, root: TrustRoot | TipTrust) -> None:
         pending = self.open[name]

@@ -291,9 +291,9 @@ class TipTrust:
 
     def verdict(self, entry: ReviewEntry, at: dt.datetime | None = None) -> Verdict:
         verdict = self.base.verdict(entry, at)
-        if not verdict.ok or self.tip is None or entry.signature is None or verdict.key is None:
+        if not verdict.ok or self.tip is None:
             return verdict
-        later = self.tip.verdict(entry, at)
+        later = self.tip.verdict(entry, at)  # unsigned entries too: the tip may require signatures
         if not later.ok:
             return Verdict(
                 False,

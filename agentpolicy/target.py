@@ -33,9 +33,10 @@ def target_config(tip: Snapshot) -> Config:
 
 
 def changed_on_target(before: Snapshot, tip: Snapshot, config: Config) -> set[str]:
-    """Names of the agents whose files differ between the merge base and the target's tip."""
+    """Names of the agents whose files, or review entries (a rejection recorded on the target),
+    differ between the merge base and the target's tip."""
+    names = _reviewed_on_target(before, tip, config)
     old, new = before.files(config.agents), tip.files(config.agents)
-    names: set[str] = set()
     for snapshot, files, other in ((before, old, new), (tip, new, old)):
         for path, entry in files.items():
             if other.get(path) is not None and other[path].key == entry.key:
@@ -45,6 +46,16 @@ def changed_on_target(before: Snapshot, tip: Snapshot, config: Config) -> set[st
             if isinstance(name, str):
                 names.add(name)
     return names
+
+
+def _reviewed_on_target(before: Snapshot, tip: Snapshot, config: Config) -> set[str]:
+    old, new = before.files_under(config.reviews), tip.files_under(config.reviews)
+    prefix = config.reviews_prefix
+    return {
+        path[len(prefix) :].split("/", 1)[0]
+        for path, entry in new.items()
+        if path.startswith(prefix) and (old.get(path) is None or old[path].key != entry.key)
+    }
 
 
 def stale_findings(changes: list[AgentChange], moved: set[str], tip: Snapshot) -> list[Finding]:
@@ -62,8 +73,8 @@ def stale_findings(changes: list[AgentChange], moved: set[str], tip: Snapshot) -
                 1,
                 RULE_STALE,
                 ERROR,
-                f"{change.name} also changed on {tip.label} since this branch was forked: what would "
-                "land is a merge of both contents, which nobody reviewed",
+                f"{change.name} (or its reviews) also changed on {tip.label} since this branch was "
+                "forked: what would land is a merge of both, which nobody reviewed",
                 "merge or rebase the target branch into this one, then ask for a review of the result",
                 agent=change.name,
             )

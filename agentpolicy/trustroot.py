@@ -79,10 +79,31 @@ def trust_subject(
     if bootstrapping(before, config, tip, tip_config):
         return None  # nobody can approve yet (the signing module notes it)
     after_config = load_config(after.read(CONFIG_PATH))
-    packs = {
-        path for side, conf in ((before, config), (after, after_config)) for path in pack_files(side, conf)
-    }
-    return trust_change(trust_content(before), trust_content(after), config, after_config, packs)
+    packs = pack_files(before, config) | pack_files(after, after_config)
+    subject = trust_change(trust_content(before), trust_content(after), config, after_config, packs)
+    return with_reviews_move_blocker(subject, before, config, after_config)
+
+
+def with_reviews_move_blocker(
+    subject: Subject | None, before: Snapshot, config: Config, after_config: Config
+) -> Subject | None:
+    """Entries are append-only and cannot follow a new `reviews:` folder, and earlier approvals
+    are only known to be consumed where they are: so the folder cannot move while it holds any."""
+    if subject is None or config.reviews == after_config.reviews or not before.files_under(config.reviews):
+        return subject
+    subject.blockers.append(
+        Finding(
+            CONFIG_PATH,
+            1,
+            1,
+            RULE_TRUST_ROOT,
+            ERROR,
+            f"`reviews:` moves from {config.reviews}/ to {after_config.reviews}/, but "
+            f"{config.reviews}/ holds review entries: they are append-only evidence and cannot move",
+            f"keep `reviews: {config.reviews}`",
+        )
+    )
+    return subject
 
 
 def pack_files(snapshot: Snapshot, config: Config) -> set[str]:

@@ -157,13 +157,17 @@ def test_attack_old_approval_replays_after_the_reviews_folder_moved(
     target.parent.mkdir(parents=True)
     written.rename(target)  # judged by the before side's folder
     repo.commit("reviews move to approvals/", author="Sec Team <sec@example.com>")
-    assert check(repo, "--base", "HEAD~1", "--head", "HEAD")[0] == 0
+    # The fix: the folder cannot move while it holds entries (the floor is only known there).
+    code, found = check(repo, "--base", "HEAD~1", "--head", "HEAD")
+    assert code == 1 and "AP220" in rules(found), found
+    assert any("cannot move" in f["message"] for f in found), found
     repo.git("checkout", "-q", "-b", "feature")
     repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)  # back to the consumed 1.5.0 content
     repo.write(str(old.relative_to(repo.path)).replace("reviews/", "approvals/", 1), old.read_bytes())
     repo.commit("expand again, with the old approval", author="Eve Sneaky <eve@example.com>")
-    code, found = check(repo, "--base", "main", "--head", "feature")
-    assert code == 1 and {"AP208", "AP201"} & rules(found), found
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--ff-only", "feature")  # pushed past every check
+    assert repo.ap("audit", "--strict", "--format", "json").code == 1  # the move is an unapproved event
 
 
 def test_attack_rejection_recorded_on_main_is_ignored_by_the_pull_request_check(
