@@ -74,14 +74,16 @@ class Gate:
     def judge(self, subject: Subject) -> tuple[bool, list[str]]:
         """Ask the judge about one subject, with this check's evidence; keep its findings."""
         self._judged.add(subject.name)
+        self_approval = self.config.allow_self_approval and (
+            self.tip_config is None or self.tip_config.allow_self_approval
+        )
         judgement = judge(
             subject,
             self.reviews.for_agent(subject.name),
             floor=approval_floor(self.reviews.before_entries(subject.name), verify=self.verify),
             verify=self.verify,
-            authors=self.authors_of(subject.paths),
-            allow_self_approval=self.config.allow_self_approval
-            and (self.tip_config is None or self.tip_config.allow_self_approval),
+            authors=set() if self_approval else self.authors_of(subject.paths),  # asking git costs
+            allow_self_approval=self_approval,
             added=self.reviews.added_paths,
         )
         self.findings.extend(judgement.findings)
