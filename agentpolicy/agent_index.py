@@ -38,10 +38,9 @@ class AgentIndex:
         """An agent's governed content: from the derived cache when this blob was seen before."""
         hit = self.digests.get(blob) if self.digests else None
         if hit is not None:
-            cached_name, digest, governed = hit
-            state = AgentState(cached_name, Document(path, governed))
-            state.__dict__["governed"] = governed  # the cached_properties, filled from the cache
-            state.__dict__["digest"] = digest
+            cached_name, digest, cached_data = hit
+            state = AgentState(cached_name, Document(path, cached_data))
+            state.__dict__["digest"] = digest  # a cached_property, filled from the cache
             return state
         loaded = load_agent(path, self.read_blob(blob))
         data = loaded.document.data if loaded.document else None
@@ -50,7 +49,7 @@ class AgentIndex:
             return None
         state = AgentState(name, loaded.document)
         if self.digests:
-            self.digests.put(blob, name, state.digest, state.governed)
+            self.digests.put(blob, name, state.digest, state.data)
         return state
 
     def agents_in(

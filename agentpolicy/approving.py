@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from agentpolicy.atomic import repo_target, write_new_in
-from agentpolicy.config import Config, load_config, read_config_file
+from agentpolicy.config import CONFIG_PATH, Config, load_config, read_config_file
 from agentpolicy.errors import AgentPolicyError, SigningError
 from agentpolicy.model import ERROR
 from agentpolicy.policy import check_loaded, load_agent
@@ -80,7 +80,7 @@ def approve(request: ApproveRequest) -> ApproveResult:
         entry["note"] = request.note
     relative = _free_path(
         workdir,
-        entry_path(config.reviews, agent, version, email, entry["timestamp"]),
+        entry_path(_reviews_folder(repo, config), agent, version, email, entry["timestamp"]),
     )
     repo_target(workdir, relative)  # refuse a linked reviews/ folder before anything is signed
     signed = _sign(entry, request.key, repo, config, warnings, worktree)
@@ -93,6 +93,19 @@ def approve(request: ApproveRequest) -> ApproveResult:
         )
     write_new_in(workdir, relative, text.encode("utf-8"))
     return ApproveResult(relative, entry, signed, warnings)
+
+
+def _reviews_folder(repo: Any, config: Config) -> str:
+    """Where the check will look for the entry: the committed configuration's folder (the hook's
+    before side), so approving a change that moves `reviews:` writes where it is judged."""
+    from agentpolicy.errors import ConfigError
+
+    try:
+        return (
+            load_config(repo.head_snapshot().read(CONFIG_PATH)).reviews if repo.has_head else config.reviews
+        )
+    except ConfigError:
+        return config.reviews
 
 
 def _trust_root_target(worktree: Snapshot) -> tuple[str, str, str, str]:

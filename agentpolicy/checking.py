@@ -157,10 +157,15 @@ def compare_snapshots(
 
     notes: list[str] = []
     config = _trust_root_config(before, after, notes)
-    # A file that only the after side's configuration makes an agent is new to the gate:
-    # widening the globs must not slip existing, never-reviewed files in.
-    after_files = after.files(governed_globs(config, after))
-    before_files = before.files(config.agents)
+    from agentpolicy.target import changed_on_target, stale_findings, target_config
+
+    tip_config = target_config(tip) if tip is not None else None
+    # What the target branch governs now is governed on both sides; a file that only the after
+    # side's configuration makes an agent is new to the gate: widening the globs must not slip
+    # existing, never-reviewed files in.
+    globs = tuple(dict.fromkeys((*config.agents, *(tip_config.agents if tip_config else ()))))
+    after_files = after.files(governed_globs(globs, after))
+    before_files = before.files(globs)
     changed_after = {p for p, e in after_files.items() if before_files.get(p, _NONE).key != e.key}
     changed_before = {p for p, e in before_files.items() if after_files.get(p, _NONE).key != e.key}
     verdicts, loaded_after = _policy_verdicts(after, after_files, changed_after, config, git_dir)
@@ -180,16 +185,14 @@ def compare_snapshots(
     agents = {v.name: v.path for v in sorted(verdicts, key=lambda v: v.path, reverse=True) if v.name}
     known = set(agents) | set(before_states)
     reviews = ReviewSet(before, after, config)
-    from agentpolicy.target import changed_on_target, stale_findings, target_config
     from agentpolicy.trustroot import trust_subject
 
-    tip_config = target_config(tip) if tip is not None else None
     verify = make_verifier(config, before, after, notes, tip, tip_config)
     gate = Gate(config, reviews, verify, authors, tip_config=tip_config)
     trust = trust_subject(before, after, config, tip, tip_config)
     gate.run(changes, known, [trust] if trust else [])
     if tip is not None:
-        gate.findings += stale_findings(changes, changed_on_target(before, tip, config), tip)
+        gate.findings += stale_findings(changes, changed_on_target(before, tip, config, globs), tip)
     from agentpolicy.policy import apply_overrides
 
     findings = apply_overrides([*policy_findings, *gate.findings], config)
@@ -205,13 +208,13 @@ def compare_snapshots(
     )
 
 
-def governed_globs(config: Config, after: Snapshot) -> tuple[str, ...]:
-    """The before side's agent globs plus any the after side's configuration adds."""
+def governed_globs(globs: tuple[str, ...], after: Snapshot) -> tuple[str, ...]:
+    """The agent globs in force plus any the after side's configuration adds."""
     try:
         proposed = load_config(after.read(CONFIG_PATH)).agents
     except ConfigError:
-        return config.agents
-    return tuple(dict.fromkeys((*config.agents, *proposed)))
+        return globs
+    return tuple(dict.fromkeys((*globs, *proposed)))
 
 
 _NONE = FileEntry("", "")

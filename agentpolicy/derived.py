@@ -157,8 +157,9 @@ def _hash_file(hasher: Any, name: str, data: bytes) -> None:
 
 
 class AgentDigestCache:
-    """For the audit: blob id -> (agent name, digest, governed content), so a history that
-    was walked once is not parsed again. Same safety rules as DerivedCache."""
+    """For the audit: blob id -> (agent name, digest, the file's data), so a history that was
+    walked once is not parsed again. The whole data, not only the governed fields: packs'
+    approval policies match on any field. Same safety rules as DerivedCache."""
 
     def __init__(self, connection: Any, key: str) -> None:
         self.connection = connection
@@ -173,7 +174,7 @@ class AgentDigestCache:
             "CREATE TABLE IF NOT EXISTS agents (tool TEXT, blob TEXT, name TEXT, digest TEXT, "
             "governed TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID",
         )
-        return cls(connection, f"{code_digest()}/digest-v1") if connection else None
+        return cls(connection, f"{code_digest()}/digest-v2") if connection else None
 
     def get(self, blob: str) -> tuple[str, str, dict[str, Any]] | None:
         import sqlite3
@@ -199,8 +200,14 @@ class AgentDigestCache:
             return None
         return row[0], row[1], governed
 
-    def put(self, blob: str, name: str, digest: str, governed: dict[str, Any]) -> None:
-        self.pending.append((self.key, blob, name, digest, json.dumps(governed, sort_keys=True)))
+    def put(self, blob: str, name: str, digest: str, data: dict[str, Any]) -> None:
+        try:
+            text = json.dumps(data, sort_keys=True)
+        except (TypeError, ValueError):
+            return  # not plain JSON: it would not read back the same, so it is not cached
+        if json.loads(text) != data:
+            return
+        self.pending.append((self.key, blob, name, digest, text))
 
     def close(self) -> None:
         _flush(self.connection, "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", self.pending)

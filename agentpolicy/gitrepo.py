@@ -260,17 +260,22 @@ class Repo:
             walker.hide(base)
         return list(walker)
 
-    def changed_paths(self, commit: Any) -> set[str]:
+    def changed_paths(self, commit: Any, in_range: set[str] | None = None) -> set[str]:
         """Paths a commit itself changed, keyed like snapshots key files (raw names); for a
-        merge, those that differ from every parent.
+        merge, those that differ from every parent in the range.
 
-        A merge only *authors* what it resolves: a file identical to one parent
-        was written by that parent's commits, not by whoever merged.
+        A merge only *authors* what it resolves: a file identical to a parent in the range
+        was written by that parent's commits, not by whoever merged. A file identical to a
+        parent outside the range (an old commit of the target branch) was written by no one
+        the check counts, so the merge authors it: content brought back from the past is new.
         """
         if not commit.parents:
             return {path_key(delta.new_file.raw_path) for delta in commit.tree.diff_to_tree(swap=True).deltas}
+        parents = list(commit.parents)
+        if in_range is not None and len(parents) > 1:
+            parents = [parent for parent in parents if str(parent.id) in in_range] or parents[:1]
         per_parent = []
-        for parent in commit.parents:
+        for parent in parents:
             diff = parent.tree.diff_to_tree(commit.tree)
             sides = [side for delta in diff.deltas for side in (delta.old_file, delta.new_file)]
             per_parent.append({path_key(side.raw_path) for side in sides})

@@ -191,6 +191,8 @@ def judge(
                         subject,
                     )
                 )
+            if contested:  # still the key's later word on this content: it lifts its rejection
+                _remember(latest, entry, verify(entry))
             continue
         if not floor.admits(entry) and entry.path not in added:
             if entry.decision != "reject":

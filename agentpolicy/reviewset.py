@@ -11,6 +11,7 @@ from agentpolicy.snapshot import FileEntry, Snapshot
 
 RULE_INVALID_ENTRY = "AP204"
 RULE_APPEND_ONLY = "AP210"
+ENTRY_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass
@@ -28,14 +29,14 @@ class ReviewSet:
     def scan_changes(self) -> None:
         """Append-only: refuse edits and deletions of existing entries; validate added ones."""
         folder = self.config.reviews
-        old = self.before.files_under(folder)
-        new = self.after.files_under(folder)
+        old = _entry_files(self.before.files_under(folder))
+        new = _entry_files(self.after.files_under(folder))
         for path in sorted(old.keys() - new.keys()):
             self.findings.append(_append_only(path, "deleted", old[path]))
         for path in sorted(old.keys() & new.keys()):
             if old[path].key != new[path].key:
                 self.findings.append(_append_only(path, "modified", new[path]))
-        self.added_paths = {path for path in new.keys() - old.keys() if path.endswith((".yaml", ".yml"))}
+        self.added_paths = set(new.keys() - old.keys())
 
     def for_agent(self, agent: str) -> list[ReviewEntry]:
         if agent not in self._by_agent:
@@ -107,6 +108,11 @@ class ReviewSet:
                 loaded = None
         self._loaded[path] = loaded
         return loaded
+
+
+def _entry_files(files: dict[str, FileEntry]) -> dict[str, FileEntry]:
+    """Review entries are the *.yaml and *.yml files of the folder (a README or .gitkeep is not one)."""
+    return {path: entry for path, entry in files.items() if path.endswith(ENTRY_SUFFIXES)}
 
 
 def _append_only(path: str, how: str, _entry: FileEntry) -> Finding:

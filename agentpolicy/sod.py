@@ -68,9 +68,11 @@ class RangeAuthors:
 
     def _commits(self) -> list[tuple[set[str], set[str]]]:
         if self._touches is None:
+            commits = self.repo.commits_between(self.base, self.head)
+            in_range = {str(commit.id) for commit in commits}
             self._touches = [
-                ({commit.author.email, commit.committer.email}, self.repo.changed_paths(commit))
-                for commit in self.repo.commits_between(self.base, self.head)
+                ({commit.author.email, commit.committer.email}, self.repo.changed_paths(commit, in_range))
+                for commit in commits
             ]
         return self._touches
 

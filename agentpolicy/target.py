@@ -32,11 +32,11 @@ def target_config(tip: Snapshot) -> Config:
         ) from None
 
 
-def changed_on_target(before: Snapshot, tip: Snapshot, config: Config) -> set[str]:
+def changed_on_target(before: Snapshot, tip: Snapshot, config: Config, globs: tuple[str, ...]) -> set[str]:
     """Names of the agents whose files, or review entries (a rejection recorded on the target),
     differ between the merge base and the target's tip."""
     names = _reviewed_on_target(before, tip, config)
-    old, new = before.files(config.agents), tip.files(config.agents)
+    old, new = before.files(globs), tip.files(globs)
     for snapshot, files, other in ((before, old, new), (tip, new, old)):
         for path, entry in files.items():
             if other.get(path) is not None and other[path].key == entry.key:

@@ -89,7 +89,8 @@ def with_reviews_move_blocker(
 ) -> Subject | None:
     """Entries are append-only and cannot follow a new `reviews:` folder, and earlier approvals
     are only known to be consumed where they are: so the folder cannot move while it holds any."""
-    if subject is None or config.reviews == after_config.reviews or not before.files_under(config.reviews):
+    held = [path for path in before.files_under(config.reviews) if path.endswith((".yaml", ".yml"))]
+    if subject is None or config.reviews == after_config.reviews or not held:
         return subject
     subject.blockers.append(
         Finding(
