@@ -152,10 +152,7 @@ def test_attack_old_approval_replays_after_the_reviews_folder_moved(
     repo.write(".agentpolicy.yaml", "reviews: approvals\n")
     done = approve(repo, keys["rev"], "--trust-root")
     assert done.code == 0, done.text
-    written = repo.path / done.out.split()[1]
-    target = repo.path / "reviews" / written.relative_to(repo.path / "approvals")
-    target.parent.mkdir(parents=True)
-    written.rename(target)  # judged by the before side's folder
+    assert done.out.split()[1].startswith("reviews/")  # written where the before side looks
     repo.commit("reviews move to approvals/", author="Sec Team <sec@example.com>")
     # The fix: the folder cannot move while it holds entries (the floor is only known there).
     code, found = check(repo, "--base", "HEAD~1", "--head", "HEAD")
