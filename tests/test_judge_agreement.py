@@ -11,6 +11,7 @@ changes approved (in C itself) exactly when the PR check of C^..C says so, and
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,7 +157,9 @@ def verdicts_of_check(repo: GitRepo, commit: str) -> dict[str, bool]:
 
 
 @settings(
-    max_examples=6,
+    # A few real histories per CI run (each is dozens of real git and agentpolicy runs); set
+    # AGENTPOLICY_AGREEMENT_EXAMPLES to explore more locally.
+    max_examples=int(os.environ.get("AGENTPOLICY_AGREEMENT_EXAMPLES", "6")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
