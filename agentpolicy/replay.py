@@ -25,7 +25,7 @@ from agentpolicy.errors import AgentPolicyError
 from agentpolicy.history import CommitStep, FileDelta, History
 from agentpolicy.judge import Floor, Judgement, Subject, Verdict, agent_subject, approval_floor, judge
 from agentpolicy.reviews import ReviewEntry, entry_folder, load_review
-from agentpolicy.signing import TipTrust, TrustRoot
+from agentpolicy.signing import TipTrust, TrustRoot, with_signers
 from agentpolicy.snapshot import Snapshot
 from agentpolicy.trustroot import (
     TRUST_ROOT,
@@ -70,6 +70,7 @@ class Replay:
         self._entry_cache: dict[str, ReviewEntry | None] = {}
         self._roots: dict[tuple[Any, ...], TrustRoot] = {}
         self._tips: dict[tuple[int, int], TipTrust] = {}
+        self._bootstrapped: dict[int, bool] = {}  # root id -> it trusts the commit's own signers
         self._removed: dict[str, tuple[ReviewEntry, str]] = {}  # entries this commit removed or replaced
         self._held: tuple[str, dict[str, tuple[ReviewEntry, str]]] = ("", {})
         self._last_trust: dict[str, Any] = {}  # the last trust root that could be read
@@ -123,16 +124,29 @@ class Replay:
     ) -> TrustRoot:
         """The trust root of a state; with no signers there yet, the proposed side's (bootstrap)."""
         allowed = files.get(config.allowed_signers)
-        if allowed is None and proposed is not None:
+        if allowed is not None and with_signers(self.history.blob(allowed)) is None:
+            allowed = None  # only comments: still bootstrapping, as `check` sees it
+        bootstrapped = allowed is None and proposed is not None
+        if bootstrapped:
+            assert proposed is not None
             allowed = proposed.get(config.allowed_signers)
         revoked = files.get(config.revoked_signers) if config.revoked_signers else None
-        key = (config.fingerprint, config.require_signatures, config.allowed_signers, allowed, revoked)
+        key = (
+            config.fingerprint,
+            config.require_signatures,
+            config.allowed_signers,
+            allowed,
+            revoked,
+            bootstrapped,
+        )
         if key not in self._roots:
-            self._roots[key] = TrustRoot(
+            root = TrustRoot(
                 config,
                 self.history.blob(allowed) if allowed else None,
                 self.history.blob(revoked) if revoked else None,
             )
+            self._bootstrapped[id(root)] = bootstrapped
+            self._roots[key] = root
         return self._roots[key]
 
     def tip_trust(self, base: TrustRoot, tip: TrustRoot) -> TipTrust:
@@ -249,8 +263,11 @@ class Replay:
             self._trust_event(step, before_config, judge_config, root, changed_paths, existed)
         arrived = {entry.agent for path, (entry, added) in self.entries.items() if added == step.id}
         for name in sorted(arrived & set(self.open)):
-            tip = self.root_for(before_config, before_files)
-            self._rejudge(step, name, self.tip_trust(self.open[name].root, tip))
+            base, tip = self.open[name].root, self.root_for(before_config, before_files)
+            if tip.allowed is None and self._bootstrapped.get(id(base)):
+                self._rejudge(step, name, base)  # nobody has signers yet, on either side (as `check`)
+            else:
+                self._rejudge(step, name, self.tip_trust(base, tip))
         self.config = after_config
         if changed_config:
             self.index.rebuild(self.files, after_config.agents)

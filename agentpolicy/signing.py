@@ -309,19 +309,32 @@ class TipTrust:
 def tip_trust_root(tip_config: Config, tip: Snapshot) -> TrustRoot:
     """The signers in force at the target branch's tip, under that tip's own configuration."""
     revoked = tip.read(tip_config.revoked_signers) if tip_config.revoked_signers else None
-    return TrustRoot(tip_config, tip.read(tip_config.allowed_signers), revoked, label=f" in {tip.label}")
+    allowed = with_signers(tip.read(tip_config.allowed_signers))
+    return TrustRoot(tip_config, allowed, revoked, label=f" in {tip.label}")
+
+
+def with_signers(raw: bytes | None) -> bytes | None:
+    """An allowed-signers file that lists anyone; one of only comments and blank lines (what
+    `init` writes without a key) is as good as none: the repository is still bootstrapping."""
+    if raw is None:
+        return None
+    for line in raw.decode("utf-8", "replace").splitlines():
+        text = line.strip()
+        if text and not text.startswith("#"):
+            return raw
+    return None
 
 
 def load_trust_root(config: Config, before: Snapshot, after: Snapshot, notes: list[str]) -> TrustRoot:
     """The trust root comes from the before side; a new repo bootstraps from the after side."""
-    allowed = before.read(config.allowed_signers) if before.exists else None
+    allowed = with_signers(before.read(config.allowed_signers)) if before.exists else None
     proposed = after.read(config.allowed_signers)
     label = f" in {before.label}"
     if allowed is None and proposed is not None:
         allowed, label = proposed, f" in {after.label}"
         where = f"in {before.label}" if before.exists else "before this change (no commit yet)"
         notes.append(
-            f"{config.allowed_signers} does not exist {where}: this change establishes the trust "
+            f"{config.allowed_signers} lists no signer {where}: this change establishes the trust "
             "root, so its own allowed signers are trusted; review that file with care"
         )
     revoked = None
@@ -344,7 +357,7 @@ def make_verifier(
     forked before signatures were adopted must not bring its own trust root."""
     base = load_trust_root(config, before, after, notes)
     tip_root = tip_trust_root(tip_config or config, tip) if tip is not None else None
-    base_has_signers = before.exists and before.read(config.allowed_signers) is not None
+    base_has_signers = before.exists and with_signers(before.read(config.allowed_signers)) is not None
     if tip_root is not None and tip_root.allowed is None and not base_has_signers:
         tip_root = None  # nobody has signers yet, on either side: still bootstrapping
     root = TipTrust(base, tip_root)

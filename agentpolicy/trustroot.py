@@ -64,9 +64,11 @@ def trust_version(digest: str) -> str:
 
 def bootstrapping(before: Snapshot, config: Config, tip: Snapshot | None, tip_config: Config | None) -> bool:
     """No signers yet anywhere that judges: on the before side nor at the target's tip."""
-    if before.exists and before.read(config.allowed_signers) is not None:
+    from agentpolicy.signing import with_signers
+
+    if before.exists and with_signers(before.read(config.allowed_signers)) is not None:
         return False
-    return tip is None or tip.read((tip_config or config).allowed_signers) is None
+    return tip is None or with_signers(tip.read((tip_config or config).allowed_signers)) is None
 
 
 def trust_subject(

@@ -195,9 +195,27 @@ def test_init_placeholder_in_the_reviews_folder_counts_as_evidence(
     assert (moved[0], tidied[0]) == (0, 0), (errors(moved[1]), errors(tidied[1]))
 
 
-# Two more findings of this round belong to issue 14 (the first hour): a repository that commits
-# `init`'s comment-only allowed-signers file cannot add its first signer, and the README's Quick
-# start commits before it approves. They are left to that issue.
+# One more finding of this round belongs to issue 14 (the first hour): the README's Quick start
+# commits before it approves. It is left to that issue.
+
+
+def test_a_comment_only_signers_file_is_still_bootstrapping(repo: GitRepo, keys: dict[str, Key]) -> None:
+    """Without a signing key in git's config, `agentpolicy init` writes an allowed-signers file
+    that holds only comments. Committed, it must still mean "bootstrapping", like a missing file:
+    the first reviewer can be added (issue 14; before, AP220 and AP305 locked the repository)."""
+    repo.write("README.md", "x\n")
+    repo.commit("start")
+    assert repo.ap("init").code == 0
+    repo.stage()
+    assert check(repo, "--staged")[0] == 0
+    repo.commit("adopt agentpolicy (init's scaffold)")
+    with (repo.path / ".agentpolicy/allowed_signers").open("a") as handle:
+        handle.write(keys["rev"].signer_line() + "\n")
+    done = approve(repo, keys["rev"], "--trust-root")
+    assert done.code == 0, done.text
+    repo.stage()
+    code, found = check(repo, "--staged")
+    assert code == 0, errors(found)
 
 
 def test_attack_warm_digest_cache_drops_pack_thresholds_from_the_audit(
