@@ -571,7 +571,7 @@ def audit(
     \b
     agentpolicy audit                             everything on this branch
     agentpolicy audit billing-cycle --since 2026-01-01
-    agentpolicy audit --unapproved-only --strict  a nightly compliance job
+    agentpolicy audit --unapproved-only --strict --all-parents  a nightly job
     agentpolicy audit --format html -o report.html
     """
     with error_handler():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -131,16 +132,30 @@ def _is_integer(checker: Any, value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_DOLLAR = re.compile(r"(?<!\\)\$")  # what fastjsonschema rewrites: every unescaped `$`
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    """`pattern` with `$` meaning the very end, as on the fast path: Python's `$` also matches
+    before a final newline, which would let `"name\n"` through a rule meant to refuse it."""
+    from jsonschema.exceptions import ValidationError
+
+    if isinstance(instance, str) and not re.search(_DOLLAR.sub(r"\\Z", pattern), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 def strict_validator(schema: Any) -> Any:
-    """A 2020-12 jsonschema validator whose `integer` accepts integers only (jsonschema's own
-    accepts 2.0), built once per schema: every schema judgement uses this meaning."""
+    """A 2020-12 jsonschema validator with the fast path's meaning, built once per schema: its
+    `integer` accepts integers only (jsonschema's own accepts 2.0) and its `pattern` ends at `$`.
+    Every schema judgement, fast or explained, uses this meaning."""
     key = json.dumps(schema, sort_keys=True)
     if key not in _strict:
         from jsonschema import Draft202012Validator
         from jsonschema.validators import extend
 
         checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
-        _strict[key] = extend(Draft202012Validator, type_checker=checker)(schema)
+        strict = extend(Draft202012Validator, validators={"pattern": _pattern}, type_checker=checker)
+        _strict[key] = strict(schema)
     return _strict[key]
 
 

@@ -260,6 +260,28 @@ class Repo:
             walker.hide(base)
         return list(walker)
 
+    def imported_paths(self, commit: Any, in_range: set[str], base: str | None) -> set[str]:
+        """Paths whose content a commit takes from a parent outside the range other than the
+        base (an older commit of the target branch): content brought back from the past is
+        authored by whoever brought it, though no commit in the range wrote it."""
+        outside = [p for p in commit.parents if str(p.id) not in in_range and str(p.id) != base]
+        if not outside or base is None:
+            return set()
+        differing = {
+            path_key(side.raw_path)
+            for delta in self.repo[base].tree.diff_to_tree(commit.tree).deltas
+            for side in (delta.old_file, delta.new_file)
+        }
+        imported: set[str] = set()
+        for parent in outside:
+            same = differing - {
+                path_key(side.raw_path)
+                for delta in parent.tree.diff_to_tree(commit.tree).deltas
+                for side in (delta.old_file, delta.new_file)
+            }
+            imported |= same
+        return imported
+
     def changed_paths(self, commit: Any, in_range: set[str] | None = None) -> set[str]:
         """Paths a commit itself changed, keyed like snapshots key files (raw names); for a
         merge, those that differ from every parent in the range.

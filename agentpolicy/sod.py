@@ -71,7 +71,11 @@ class RangeAuthors:
             commits = self.repo.commits_between(self.base, self.head)
             in_range = {str(commit.id) for commit in commits}
             self._touches = [
-                ({commit.author.email, commit.committer.email}, self.repo.changed_paths(commit, in_range))
+                (
+                    {commit.author.email, commit.committer.email},
+                    self.repo.changed_paths(commit, in_range)
+                    | self.repo.imported_paths(commit, in_range, self.base),
+                )
                 for commit in commits
             ]
         return self._touches

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentpolicy.fastschema import fast_validator
+from agentpolicy.fastschema import fast_validator, strict_validator
 from agentpolicy.model import Document, Finding, JsonPath
 from agentpolicy.pack import load_checked_yaml
 from agentpolicy.rules import RuleInfo
@@ -67,19 +67,15 @@ def _is_valid(schema: Any, data: Any) -> bool:
     fast = fast_validator(schema)
     if fast is not None:
         return fast(data)
-    from jsonschema import Draft202012Validator
-
-    return bool(Draft202012Validator(schema).is_valid(data))
+    return bool(strict_validator(schema).is_valid(data))
 
 
 def _compiled(rule_id: str, source: str, when: Any, require: Any) -> tuple[Any, Any]:
     key = (rule_id, source)
     if key not in _COMPILED:
-        from jsonschema import Draft202012Validator
-
         _COMPILED[key] = (
-            None if when is None else Draft202012Validator(when),
-            Draft202012Validator(require),
+            None if when is None else strict_validator(when),
+            strict_validator(require),
         )
     return _COMPILED[key]
 
