@@ -10,6 +10,7 @@ jsonschema. The fast path only ever answers "valid / not valid".
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -132,15 +133,35 @@ def _is_integer(checker: Any, value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-_DOLLAR = re.compile(r"(?<!\\)\$")  # what fastjsonschema rewrites: every unescaped `$`
+@functools.cache
+def end_anchored(pattern: str) -> re.Pattern[str]:
+    """`pattern` with each `$` anchor meaning the very end, as on the fast path: Python's `$`
+    also matches before a final newline, which would let `"name\n"` through a rule meant to
+    refuse it. A `$` that is escaped or inside a character class stays a literal."""
+    out, escaped, in_class = [], False, False
+    for index, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]" or pattern[index - 1] == "["
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            out.append("\\Z")
+            continue
+        out.append(char)
+    try:
+        return re.compile("".join(out))
+    except re.error:
+        return re.compile(pattern)
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
-    """`pattern` with `$` meaning the very end, as on the fast path: Python's `$` also matches
-    before a final newline, which would let `"name\n"` through a rule meant to refuse it."""
     from jsonschema.exceptions import ValidationError
 
-    if isinstance(instance, str) and not re.search(_DOLLAR.sub(r"\\Z", pattern), instance):
+    if isinstance(instance, str) and not end_anchored(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 

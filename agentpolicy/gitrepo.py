@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from agentpolicy.errors import GitError
-from agentpolicy.filenames import path_key
+from agentpolicy.filenames import path_bytes, path_key
 from agentpolicy.gitsnapshots import IndexSnapshot, TreeSnapshot, WorkTreeSnapshot
 from agentpolicy.snapshot import EmptySnapshot, Snapshot
 
@@ -260,27 +260,22 @@ class Repo:
             walker.hide(base)
         return list(walker)
 
-    def imported_paths(self, commit: Any, in_range: set[str], base: str | None) -> set[str]:
-        """Paths whose content a commit takes from a parent outside the range other than the
-        base (an older commit of the target branch): content brought back from the past is
-        authored by whoever brought it, though no commit in the range wrote it."""
-        outside = [p for p in commit.parents if str(p.id) not in in_range and str(p.id) != base]
-        if not outside or base is None:
-            return set()
-        differing = {
-            path_key(side.raw_path)
-            for delta in self.repo[base].tree.diff_to_tree(commit.tree).deltas
-            for side in (delta.old_file, delta.new_file)
-        }
-        imported: set[str] = set()
-        for parent in outside:
-            same = differing - {
-                path_key(side.raw_path)
-                for delta in parent.tree.diff_to_tree(commit.tree).deltas
-                for side in (delta.old_file, delta.new_file)
-            }
-            imported |= same
-        return imported
+    def blob_at(self, commit: Any, key: str) -> str | None:
+        """The blob id at a raw-name path key in a commit's tree, or None."""
+        try:
+            entry = commit.tree[key]  # the usual, UTF-8 name
+        except (KeyError, ValueError, UnicodeError):
+            entry = self._walk_to(commit.tree, path_bytes(key).split(b"/"))
+        return str(entry.id) if entry is not None and entry.type_str == "blob" else None
+
+    def _walk_to(self, tree: Any, parts: list[bytes]) -> Any:
+        node: Any = tree
+        for index, part in enumerate(parts):
+            found = next((entry for entry in node if entry.raw_name == part), None)
+            if found is None or (index < len(parts) - 1 and found.type_str != "tree"):
+                return None
+            node = self.repo[found.id] if index < len(parts) - 1 else found
+        return node
 
     def changed_paths(self, commit: Any, in_range: set[str] | None = None) -> set[str]:
         """Paths a commit itself changed, keyed like snapshots key files (raw names); for a

@@ -318,9 +318,12 @@ def with_signers(raw: bytes | None) -> bytes | None:
     `init` writes without a key) is as good as none: the repository is still bootstrapping."""
     if raw is None:
         return None
-    for line in raw.decode("utf-8", "replace").splitlines():
-        text = line.strip()
-        if text and not text.startswith("#"):
+    # Read lines as ssh-keygen does: split at "\n" only, a line ends at a NUL, and only spaces
+    # and tabs lead a comment. Anything else may be a signer to ssh-keygen, so it counts as one:
+    # a line Python would call blank (a form feed, an NBSP) must not reopen the bootstrap.
+    for line in raw.removeprefix(b"\xef\xbb\xbf").split(b"\n"):
+        text = line.split(b"\0", 1)[0].lstrip(b" \t")
+        if text not in (b"", b"\r") and not text.startswith(b"#"):
             return raw
     return None
 

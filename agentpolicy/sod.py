@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agentpolicy.gitrepo import Repo
@@ -60,29 +60,57 @@ class UserAuthors:
 
 
 class RangeAuthors:
-    """Range mode: whoever authored or committed a commit in the range that touched the file."""
+    """Range mode: whoever authored or committed a commit in the range that touched the file,
+    and whoever brought its final content into the range from outside it.
+
+    A file's final content can arrive without any commit in the range writing it: a merge with
+    (or a commit on top of) an older commit of the target branch takes that old content back.
+    Whoever made the commit that first holds the final content, taken from a parent outside the
+    range other than the base, authored it.
+    """
 
     def __init__(self, repo: Repo, base: str | None, head: str) -> None:
         self.repo, self.base, self.head = repo, base, head
-        self._touches: list[tuple[set[str], set[str]]] | None = None
+        self._commits: list[Any] | None = None
+        self._in_range: set[str] = set()
+        self._touches: list[tuple[set[str], set[str]]] = []
 
-    def _commits(self) -> list[tuple[set[str], set[str]]]:
-        if self._touches is None:
-            commits = self.repo.commits_between(self.base, self.head)
-            in_range = {str(commit.id) for commit in commits}
+    def _range(self) -> list[Any]:
+        if self._commits is None:
+            self._commits = self.repo.commits_between(self.base, self.head)
+            self._in_range = {str(commit.id) for commit in self._commits}
             self._touches = [
                 (
                     {commit.author.email, commit.committer.email},
-                    self.repo.changed_paths(commit, in_range)
-                    | self.repo.imported_paths(commit, in_range, self.base),
+                    self.repo.changed_paths(commit, self._in_range),
                 )
-                for commit in commits
+                for commit in self._commits
             ]
-        return self._touches
+        return self._commits
 
     def __call__(self, paths: set[str]) -> set[str]:
+        commits = self._range()
         emails: set[str] = set()
-        for people, touched in self._commits():
+        for people, touched in self._touches:
             if paths & touched:
                 emails |= people
+        if commits:
+            head = self.repo.repo[self.head]
+            for path in paths:
+                emails |= self._importers(commits, path, self.repo.blob_at(head, path))
         return emails
+
+    def _importers(self, commits: list[Any], path: str, final: str | None) -> set[str]:
+        people: set[str] = set()
+        for commit in commits:
+            if self.repo.blob_at(commit, path) != final:
+                continue
+            inside = [p for p in commit.parents if str(p.id) in self._in_range]
+            if any(self.repo.blob_at(parent, path) == final for parent in inside):
+                continue  # an earlier commit of the range holds it already
+            outside = [
+                p for p in commit.parents if str(p.id) not in self._in_range and str(p.id) != self.base
+            ]
+            if any(self.repo.blob_at(parent, path) == final for parent in outside):
+                people |= {commit.author.email, commit.committer.email}
+        return people
