@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -223,3 +224,23 @@ def guarded_repo(repo: GitRepo, keys: dict[str, Key], *signers: str, config: str
     assert done.code == 0, done.text
     repo.commit("billing agent")
     return repo
+
+
+def check_findings(repo: GitRepo, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[dict]]:
+    """`agentpolicy check --format json ARGS`: its exit code (0 or 1, never an error) and findings."""
+    done = repo.ap("check", "--format", "json", *args, env=env)
+    assert done.code in (0, 1), done.text
+    return done.code, json.loads(done.out)["findings"]
+
+
+def rule_ids(found: list[dict]) -> set[str]:
+    return {finding["rule"] for finding in found}
+
+
+def strict_audit(repo: GitRepo) -> int:
+    """The exit code of the nightly job's `audit --strict`."""
+    return repo.ap("audit", "--strict", "--format", "json").code
+
+
+def write_signers(repo: GitRepo, *lines: str) -> None:
+    repo.write(".agentpolicy/allowed_signers", "".join(line + "\n" for line in lines))

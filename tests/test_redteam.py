@@ -12,30 +12,16 @@ import json
 import shutil
 
 from tests.helpers import BILLING, EXPANDED_BILLING, GitRepo, Key, approve, guarded_repo
-
-
-def check(repo: GitRepo, *args: str) -> tuple[int, list[dict]]:
-    done = repo.ap("check", "--format", "json", *args)
-    assert done.code in (0, 1), done.text
-    return done.code, json.loads(done.out)["findings"]
-
-
-def rules(found: list[dict]) -> set[str]:
-    return {finding["rule"] for finding in found}
+from tests.helpers import check_findings as check
+from tests.helpers import rule_ids as rules
+from tests.helpers import strict_audit as strict
+from tests.helpers import write_signers as signers
 
 
 def audit(repo: GitRepo) -> dict:
     done = repo.ap("audit", "--format", "json")
     assert done.code == 0, done.text
     return json.loads(done.out)
-
-
-def strict(repo: GitRepo) -> int:
-    return repo.ap("audit", "--strict", "--format", "json").code
-
-
-def signers(repo: GitRepo, *lines: str) -> None:
-    repo.write(".agentpolicy/allowed_signers", "".join(line + "\n" for line in lines))
 
 
 def _expanded_then_narrowed(repo: GitRepo, keys: dict[str, Key]) -> tuple[str, bytes]:

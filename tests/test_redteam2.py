@@ -13,16 +13,8 @@ import subprocess
 import time
 
 from tests.helpers import AGENTPOLICY, EXPANDED_BILLING, GitRepo, Key, approve, guarded_repo
-
-
-def check(repo: GitRepo, *args: str) -> tuple[int, list[dict]]:
-    done = repo.ap("check", "--format", "json", *args)
-    assert done.code in (0, 1), done.text
-    return done.code, json.loads(done.out)["findings"]
-
-
-def rules(found: list[dict]) -> set[str]:
-    return {finding["rule"] for finding in found}
+from tests.helpers import check_findings as check
+from tests.helpers import rule_ids as rules
 
 
 def timed(repo: GitRepo, *args: str, seconds: float = 60) -> tuple[int | None, str]:

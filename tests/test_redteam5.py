@@ -11,16 +11,8 @@ import json
 import time
 
 from tests.helpers import BILLING, EXPANDED_BILLING, GitRepo, Key, Run, approve
-
-
-def check(repo: GitRepo, *args: str) -> tuple[int, list[dict]]:
-    done = repo.ap("check", "--format", "json", *args)
-    assert done.code in (0, 1), done.text
-    return done.code, json.loads(done.out)["findings"]
-
-
-def rules(found: list[dict]) -> set[str]:
-    return {finding["rule"] for finding in found}
+from tests.helpers import check_findings as check
+from tests.helpers import rule_ids as rules
 
 
 def approve_trust_root(repo: GitRepo, key: Key) -> Run:

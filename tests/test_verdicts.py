@@ -11,30 +11,16 @@ import json
 import shutil
 
 from tests.helpers import BILLING, EXPANDED_BILLING, GitRepo, Key, agent_yaml, approve, guarded_repo
-
-
-def check(repo: GitRepo, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[dict]]:
-    done = repo.ap("check", "--format", "json", *args, env=env)
-    assert done.code in (0, 1), done.text
-    return done.code, json.loads(done.out)["findings"]
-
-
-def rules(found: list[dict]) -> set[str]:
-    return {finding["rule"] for finding in found}
+from tests.helpers import check_findings as check
+from tests.helpers import rule_ids as rules
+from tests.helpers import strict_audit as strict
+from tests.helpers import write_signers as signers
 
 
 def audit_events(repo: GitRepo, *args: str) -> list[dict]:
     done = repo.ap("audit", "--format", "json", *args)
     assert done.code == 0, done.text
     return json.loads(done.out)["events"]
-
-
-def strict(repo: GitRepo) -> int:
-    return repo.ap("audit", "--strict", "--format", "json").code
-
-
-def signers(repo: GitRepo, *lines: str) -> None:
-    repo.write(".agentpolicy/allowed_signers", "".join(line + "\n" for line in lines))
 
 
 # -- one key, many reviewers (attack 3) ---------------------------------------------------
