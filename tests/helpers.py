@@ -167,20 +167,35 @@ class GitRepo:
         args = ["commit", "-q", "-m", message]
         if not verify:
             args.append("--no-verify")
-        env = dict(self.env)
-        if author:
-            name, email = author.split(" <")
-            env.update(
-                GIT_AUTHOR_NAME=name,
-                GIT_AUTHOR_EMAIL=email.rstrip(">"),
-                GIT_COMMITTER_NAME=name,
-                GIT_COMMITTER_EMAIL=email.rstrip(">"),
-            )
-        self.git(*args, env=env)
+        self.git(*args, env=self.as_author(author) if author else self.env)
         return self.git("rev-parse", "HEAD").strip()
 
     def stage(self) -> None:
         self.git("add", "-A")
+
+    def as_author(self, author: str) -> dict[str, str]:
+        """This repository's environment with `Name <email>` as both author and committer."""
+        name, email = author.split(" <")
+        env = dict(self.env)
+        env.update(
+            GIT_AUTHOR_NAME=name,
+            GIT_AUTHOR_EMAIL=email.rstrip(">"),
+            GIT_COMMITTER_NAME=name,
+            GIT_COMMITTER_EMAIL=email.rstrip(">"),
+        )
+        return env
+
+    def merge_commit(self, message: str, *parents: str, author: str = "Dev Author <dev@example.com>") -> str:
+        """A merge commit of the staged tree with the given parents, as `git merge` would record it
+        (git refuses to merge an ancestor, but a merge commit with one is an ordinary object)."""
+        self.git("add", "-A")
+        tree = self.git("write-tree").strip()
+        args = ["commit-tree", tree, "-m", message]
+        for parent in parents:
+            args += ["-p", parent]
+        commit = self.git(*args, env=self.as_author(author)).strip()
+        self.git("reset", "-q", "--soft", commit)
+        return commit
 
 
 @dataclass(frozen=True)

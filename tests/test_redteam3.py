@@ -26,29 +26,6 @@ def audit_events(repo: GitRepo) -> tuple[int, list[dict]]:
     return done.code, json.loads(done.out)["events"]
 
 
-def merge_commit(
-    repo: GitRepo, message: str, *parents: str, author: str = "Dev Author <dev@example.com>"
-) -> str:
-    """A merge commit of the index's tree with the given parents, as `git merge` would record it
-    (git refuses to merge an ancestor, but a merge commit with one is an ordinary object)."""
-    repo.git("add", "-A")
-    tree = repo.git("write-tree").strip()
-    name, email = author.split(" <")
-    env = dict(repo.env)
-    env.update(
-        GIT_AUTHOR_NAME=name,
-        GIT_AUTHOR_EMAIL=email.rstrip(">"),
-        GIT_COMMITTER_NAME=name,
-        GIT_COMMITTER_EMAIL=email.rstrip(">"),
-    )
-    args = ["commit-tree", tree, "-m", message]
-    for parent in parents:
-        args += ["-p", parent]
-    commit = repo.git(*args, env=env).strip()
-    repo.git("reset", "-q", "--soft", commit)
-    return commit
-
-
 def test_attack_self_approval_through_a_merge_with_an_old_main_commit(
     repo: GitRepo, keys: dict[str, Key]
 ) -> None:
@@ -72,7 +49,7 @@ def test_attack_self_approval_through_a_merge_with_an_old_main_commit(
     repo.git("checkout", expanded, "--", "agents/billing-cycle.yaml")
     done = approve(repo, keys["dev"])  # dev, the author of this merge, signs
     assert done.code == 0, done.text
-    merge_commit(repo, "Merge the 1.5.0 boundary back", main, expanded)
+    repo.merge_commit("Merge the 1.5.0 boundary back", main, expanded)
     code, found = check(repo, "--base", "main", "--head", "feature")
     assert code == 1 and "AP205" in rules(found), found
 
@@ -95,7 +72,7 @@ def test_attack_self_approved_trust_root_revert_through_a_merge_passes_check_and
     repo.git("checkout", pilot, "--", ".agentpolicy.yaml")
     done = approve(repo, keys["dev"], "--trust-root")
     assert done.code == 0, done.text
-    merge_commit(repo, "Merge pilot settings", main, pilot)
+    repo.merge_commit("Merge pilot settings", main, pilot)
     code, found = check(repo, "--base", "main", "--head", "feature")
     repo.git("checkout", "-q", "main")
     repo.git("merge", "-q", "--ff-only", "feature")

@@ -22,32 +22,6 @@ def audit_events(repo: GitRepo, *args: str) -> tuple[int, list[dict]]:
     return done.code, json.loads(done.out)["events"]
 
 
-def as_author(repo: GitRepo, author: str) -> dict[str, str]:
-    name, email = author.split(" <")
-    env = dict(repo.env)
-    env.update(
-        GIT_AUTHOR_NAME=name,
-        GIT_AUTHOR_EMAIL=email.rstrip(">"),
-        GIT_COMMITTER_NAME=name,
-        GIT_COMMITTER_EMAIL=email.rstrip(">"),
-    )
-    return env
-
-
-def merge_commit(
-    repo: GitRepo, message: str, *parents: str, author: str = "Dev Author <dev@example.com>"
-) -> str:
-    """A merge commit of the index's tree with the given parents (what `git merge` records)."""
-    repo.git("add", "-A")
-    tree = repo.git("write-tree").strip()
-    args = ["commit-tree", tree, "-m", message]
-    for parent in parents:
-        args += ["-p", parent]
-    commit = repo.git(*args, env=as_author(repo, author)).strip()
-    repo.git("reset", "-q", "--soft", commit)
-    return commit
-
-
 def _expanded_then_narrowed(repo: GitRepo, keys: dict[str, Key]) -> tuple[str, str]:
     """Main: billing created, expanded to 1.5.0 (approved), narrowed again as 1.6.0 after an
     incident (approved). Returns (the expanded commit, main's tip)."""
@@ -79,7 +53,7 @@ def test_attack_self_approval_through_a_merge_of_a_dummy_commit_on_an_old_main_c
     repo.write("NOTES.md", "notes\n")
     done = approve(repo, keys["dev"])  # dev, the author of the merge and of the dummy commit, signs
     assert done.code == 0, done.text
-    merge_commit(repo, "Merge branch 'old'", main, dummy)
+    repo.merge_commit("Merge branch 'old'", main, dummy)
     code, found = check(repo, "--base", "main", "--head", "feature")
     assert code == 1 and "AP205" in rules(found), found
 
@@ -118,7 +92,7 @@ def test_attack_merge_of_a_dummy_commit_on_an_old_main_commit_is_approved_by_the
     repo.git("checkout", dummy, "--", "agents/billing-cycle.yaml")
     repo.write("NOTES.md", "notes\n")
     assert approve(repo, keys["dev"]).code == 0
-    merge_commit(repo, "Merge branch 'old'", main, dummy)
+    repo.merge_commit("Merge branch 'old'", main, dummy)
     # The first-parent audit follows the branch as it now is, where the expansion never stands
     # (the `-s ours` merge kept the old tree); the side-branch audit still lists it, and the
     # nightly job in docs/security.md runs with --all-parents for this reason.
@@ -156,7 +130,7 @@ def test_attack_fast_forward_merge_reroutes_main_but_the_all_parents_audit_lists
         "ours",
         "--no-edit",
         unapproved,
-        env=as_author(repo, "Eve Sneaky <eve@example.com>"),
+        env=repo.as_author("Eve Sneaky <eve@example.com>"),
     )
     repo.git("branch", "-f", "main", "HEAD")
     repo.git("checkout", "-q", "main")

@@ -55,20 +55,8 @@ def test_attack_signers_line_hidden_as_comment_by_unicode_whitespace_reopens_boo
     assert done.code == 1, done.text
 
 
-def as_author(repo: GitRepo, author: str) -> dict[str, str]:
-    name, email = author.split(" <")
-    env = dict(repo.env)
-    env.update(
-        GIT_AUTHOR_NAME=name,
-        GIT_AUTHOR_EMAIL=email.rstrip(">"),
-        GIT_COMMITTER_NAME=name,
-        GIT_COMMITTER_EMAIL=email.rstrip(">"),
-    )
-    return env
-
-
 def merge(repo: GitRepo, other: str, author: str) -> str:
-    repo.git("merge", "-q", "--no-ff", "--no-edit", other, env=as_author(repo, author))
+    repo.git("merge", "-q", "--no-ff", "--no-edit", other, env=repo.as_author(author))
     return repo.git("rev-parse", "HEAD").strip()
 
 
