@@ -66,11 +66,14 @@ def run_check(request: CheckRequest) -> CheckResult:
     if request.mode == PATHS:
         raw, where = find_worktree_config(request.start)
         config = load_config(raw, os.path.relpath(where)).with_packs(FolderSnapshot(os.path.dirname(where)))
-        findings, results = check_files(request.paths, config)
+        skipped: list[str] = []
+        findings, results = check_files(request.paths, config, skipped)
+        notes = [f"skipped {path}: not a regular file (a FIFO, socket or device)" for path in skipped]
         return CheckResult(
             PATHS,
             findings,
             len(results),
+            notes=notes,
             agents=agent_names(results),
             pack_rules=tuple(rule.info for rule in config.pack_rules),
         )

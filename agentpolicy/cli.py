@@ -572,7 +572,7 @@ def audit(
     agentpolicy audit                             everything on this branch
     agentpolicy audit billing-cycle --since 2026-01-01
     agentpolicy audit --unapproved-only --strict --all-parents  a nightly job
-    agentpolicy audit --format html -o report.html
+    agentpolicy audit --format html --output report.html
     """
     with error_handler():
         from agentpolicy.audit import AuditRequest, run_audit

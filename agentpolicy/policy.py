@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -193,9 +194,12 @@ def apply_overrides(
     return sorted(result)
 
 
-def check_files(paths: Sequence[str], config: Config) -> tuple[list[Finding], list[LoadResult]]:
-    """`check PATHS`: the named files (folders are searched for YAML), read from disk as given."""
-    files = expand_paths(paths)
+def check_files(
+    paths: Sequence[str], config: Config, skipped: list[str] | None = None
+) -> tuple[list[Finding], list[LoadResult]]:
+    """`check PATHS`: the named files (folders are searched for YAML), read from disk as given.
+    Special files found in folders (FIFOs, sockets, devices) are listed in ``skipped``."""
+    files = expand_paths(paths, skipped)
     results = [load_agent(path, raw, is_link=link) for path, raw, link in map(_read_disk, files)]
     return check_loaded(results, config), results
 
@@ -211,23 +215,41 @@ def agent_names(results: Iterable[LoadResult]) -> dict[str, str]:
     return names
 
 
-def expand_paths(paths: Sequence[str]) -> list[str]:
+def expand_paths(paths: Sequence[str], skipped: list[str] | None = None) -> list[str]:
+    """The YAML files under each folder, and each named file; a FIFO, socket or device met in a
+    folder is skipped (reading one would block or never end) and listed in ``skipped``."""
     files: list[str] = []
     for path in paths:
         if os.path.isdir(path) and not os.path.islink(path):
             for folder, dirs, names in os.walk(path):
                 dirs.sort()
-                files.extend(
-                    os.path.join(folder, name) for name in sorted(names) if name.endswith((".yaml", ".yml"))
-                )
+                for name in sorted(names):
+                    full = os.path.join(folder, name)
+                    if not name.endswith((".yaml", ".yml")):
+                        continue
+                    if _special(full):
+                        if skipped is not None:
+                            skipped.append(full)
+                        continue
+                    files.append(full)
         else:
             files.append(path)
     return files
 
 
+def _special(path: str) -> bool:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode))
+
+
 def _read_disk(path: str) -> tuple[str, bytes | None, bool]:
     if os.path.islink(path):
         return path, None, True
+    if _special(path):  # named on the command line: "cannot be read", never a hang
+        return path, None, False
     try:
         with open(path, "rb") as handle:
             # Never read more than the limit: one byte past it is enough to refuse.

@@ -1,0 +1,40 @@
+"""Pieces of the first hour (issue 14) that landed early: special files and a --help example."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.helpers import AGENTPOLICY, GitRepo, agent_yaml, clean_env, run
+
+
+def test_check_of_a_folder_skips_a_fifo_with_a_note_instead_of_hanging(tmp_path: Path, home: Path) -> None:
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(agent_yaml())
+    os.mkfifo(folder / "pipe.yaml")
+    done = run([AGENTPOLICY, "check", "--format", "json", "agents"], tmp_path, clean_env(home))
+    assert done.code == 0, done.text
+    report = json.loads(done.out)
+    assert report["summary"]["files_checked"] == 1
+    assert any("pipe.yaml" in note and "not a regular file" in note for note in report["notes"])
+    text = run([AGENTPOLICY, "check", "agents"], tmp_path, clean_env(home))
+    assert text.code == 0 and "pipe.yaml" in text.text
+
+
+def test_check_of_a_named_fifo_is_an_error_not_a_hang(tmp_path: Path, home: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    done = run([AGENTPOLICY, "check", "--format", "json", "pipe.yaml"], tmp_path, clean_env(home))
+    assert done.code == 1, done.text
+    assert [f["rule"] for f in json.loads(done.out)["findings"]] == ["AP001"]
+
+
+def test_the_audit_help_example_for_html_runs_as_written(repo: GitRepo) -> None:
+    repo.write("agents/pdf.yaml", agent_yaml())
+    repo.commit("pdf agent")
+    helped = repo.ap("audit", "--help")
+    example = next(line.strip() for line in helped.out.splitlines() if "--format html" in line)
+    done = repo.ap(*example.split()[1:])
+    assert done.code == 0, done.text
+    assert (repo.path / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
