@@ -72,6 +72,13 @@ def run_audit(request: AuditRequest) -> AuditResult:
         if request.progress and count % 500 == 0:
             request.progress(count)
     replay.index.close()
+    known = {event.agent for event in replay.events} | set(replay.agents)
+    unknown = [name for name in request.agents if name not in known]
+    if unknown:
+        raise AgentPolicyError(
+            f"no agent named {', '.join(map(repr, unknown))} in the history of {request.rev}",
+            "check the name: `agentpolicy status` lists the agents, `agentpolicy audit` every event",
+        )
     events = [event for event in replay.events if _selected(event, request)]
     return AuditResult(events, replay.notes, count, replay.latest, replay.history_cut)
 

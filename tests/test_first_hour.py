@@ -38,3 +38,12 @@ def test_the_audit_help_example_for_html_runs_as_written(repo: GitRepo) -> None:
     done = repo.ap(*example.split()[1:])
     assert done.code == 0, done.text
     assert (repo.path / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
+
+
+def test_audit_of_an_unknown_agent_is_a_usage_error(repo: GitRepo) -> None:
+    repo.write("agents/pdf.yaml", agent_yaml())
+    repo.commit("pdf agent")
+    done = repo.ap("audit", "--format", "json", "pdf-extractoin")
+    assert done.code == 2, done.text
+    assert "no agent named 'pdf-extractoin'" in done.err and "agentpolicy status" in done.err
+    assert repo.ap("audit", "--format", "json", "pdf-extraction").code == 0
