@@ -368,3 +368,19 @@ def test_attack_impossible_waiver_date_stops_every_later_audit(repo: GitRepo, ke
         (e["agent"], e["event"], e["approved"]) for e in report["events"]
     ]
     assert any("cannot be read" in note["message"] for note in report["notes"]), report["notes"]
+
+
+def test_a_target_branch_whose_configuration_cannot_be_read_stops_the_pr_check(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    guarded_repo(repo, keys)
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    assert approve(repo, keys["rev"]).code == 0
+    repo.commit("expand, approved")
+    repo.git("checkout", "-q", "main")
+    repo.write(".agentpolicy.yaml", "require_signatures: perhaps\n")
+    repo.commit("broken configuration, past the hook")
+    done = repo.ap("check", "--base", "main", "--head", "feature")
+    assert done.code == 2, done.text
+    assert "the branch this change lands on" in done.err and "Traceback" not in done.err
