@@ -168,12 +168,14 @@ def check(
     """Check agent definitions against policy, and changes against the review gate.
 
     \b
-    agentpolicy check PATH...        policy check of those files (folders are searched)
-    agentpolicy check                the working tree against HEAD: policy on every agent,
-                                     and every governed change needs a matching review entry
-    agentpolicy check --staged       the index against HEAD (the pre-commit hook)
-    agentpolicy check --base REV     merge-base(REV, --head) against --head (CI)
-    agentpolicy check --ci           the pull request or push, found from the CI's variables
+    agentpolicy check agents/              policy check of those files (folders are searched)
+    agentpolicy check                      the working tree against HEAD: policy on every
+                                           agent, and every governed change needs a matching
+                                           review entry
+    agentpolicy check --staged             the index against HEAD (the pre-commit hook)
+    agentpolicy check --base origin/main   merge-base(origin/main, --head) against --head (CI)
+    agentpolicy check --ci                 the pull request or push, found from the CI's
+                                           variables (GitHub Actions, GitLab CI)
 
     With a before side, .agentpolicy.yaml and the allowed signers are read from
     that side: a change cannot relax the rules it is judged by.

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 
 from agentpolicy.changes import BOUNDARY, EXPANDED, NARROWED, RETIRED, STAGE, VERSION, AgentChange
@@ -247,7 +247,27 @@ def judge(
     if len(counted) < subject.required:
         result.findings.append(_needs_review(subject, result.counted, other_content, consumed))
     result.approved = not rejections and not subject.blockers and len(counted) >= subject.required
+    if result.approved:
+        result.findings = [_superseded(finding, subject) for finding in result.findings]
     return result
+
+
+def _superseded(finding: Finding, subject: Subject) -> Finding:
+    """An entry for other content, in a change whose current content is approved, is only a record.
+
+    Review iterations in a pull request leave entries behind (1.4.1 reviewed, then 1.4.2
+    pushed and reviewed again): they do not count, and nobody should have to delete a
+    signed entry to land the change, so they are warned about, not refused.
+    """
+    if finding.rule != RULE_MISMATCH or finding.severity != ERROR:
+        return finding
+    return replace(
+        finding,
+        severity=WARNING,
+        message=f"{finding.message}; it does not count, and {subject.name} {subject.version} is approved "
+        "by other entries, so it stays only as a record",
+        hint="nothing to do: keep it as the record of an earlier review round, or delete it before merging",
+    )
 
 
 def _key_of(entry: ReviewEntry, verdict: Verdict) -> bytes | str:

@@ -6,7 +6,19 @@ import json
 import os
 from pathlib import Path
 
-from tests.helpers import AGENTPOLICY, GitRepo, agent_yaml, clean_env, run
+from tests.helpers import (
+    AGENTPOLICY,
+    BILLING,
+    GitRepo,
+    Key,
+    agent_yaml,
+    approve,
+    check_findings,
+    clean_env,
+    guarded_repo,
+    rule_ids,
+    run,
+)
 
 
 def test_check_of_a_folder_skips_a_fifo_with_a_note_instead_of_hanging(tmp_path: Path, home: Path) -> None:
@@ -47,3 +59,37 @@ def test_audit_of_an_unknown_agent_is_a_usage_error(repo: GitRepo) -> None:
     assert done.code == 2, done.text
     assert "no agent named 'pdf-extractoin'" in done.err and "agentpolicy status" in done.err
     assert repo.ap("audit", "--format", "json", "pdf-extraction").code == 0
+
+
+def _review_round(repo: GitRepo, keys: dict[str, Key], version: str, reviewer: str) -> None:
+    repo.write("agents/billing-cycle.yaml", BILLING.replace("version: 1.4.0 ", f"version: {version} "))
+    assert approve(repo, keys[reviewer]).code == 0
+    repo.commit(f"billing {version}")
+
+
+def test_an_entry_for_content_superseded_in_the_same_pull_request_is_a_warning(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    guarded_repo(repo, keys)
+    repo.git("checkout", "-q", "-b", "topic")
+    _review_round(repo, keys, "1.4.1", "rev")  # reviewed, then the author pushed another round
+    _review_round(repo, keys, "1.4.2", "rev2")
+    code, found = check_findings(repo, "--base", "main")
+    assert code == 0, found
+    stale = [f for f in found if f["rule"] == "AP206"]
+    assert [f["severity"] for f in stale] == ["warning"], found
+    assert "/1.4.1/" in stale[0]["file"] and "stays only as a record" in stale[0]["message"]
+
+
+def test_an_entry_for_superseded_content_is_still_an_error_while_the_change_is_unapproved(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    guarded_repo(repo, keys)
+    repo.git("checkout", "-q", "-b", "topic")
+    _review_round(repo, keys, "1.4.1", "rev")
+    repo.write("agents/billing-cycle.yaml", BILLING.replace("version: 1.4.0 ", "version: 1.4.2 "))
+    repo.commit("billing 1.4.2, not reviewed")
+    code, found = check_findings(repo, "--base", "main")
+    assert code == 1
+    assert {"AP201", "AP206"} <= rule_ids(found)
+    assert all(f["severity"] == "error" for f in found if f["rule"] == "AP206"), found

@@ -149,7 +149,9 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             ERROR,
             "a review entry added in this change is for other content",
             "ask for a review of the current content",
-            "An entry counts only for the exact agent, version and governed-content digest it names.",
+            "An entry counts only for the exact agent, version and governed-content digest it names. "
+            "When other entries approve the change, an entry for superseded content (an earlier review "
+            "round in the same pull request) is only a warning: nobody has to delete a signed entry.",
         ),
         _rule(
             "AP207",
