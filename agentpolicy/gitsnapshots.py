@@ -251,6 +251,26 @@ class WorkTreeSnapshot(Snapshot):
         data = self.read(rel)
         return str(pygit2.hash(data or b""))
 
+    def _as_git_stores(self, path: str, data: bytes) -> bytes:
+        """The bytes `git add` would store: git's clean conversion for this path applied.
+
+        Under `core.autocrlf`, `core.eol` or a `.gitattributes` `text`/`eol`, a text file
+        is checked out with CRLF and stored with LF; hashing the disk bytes would make
+        every file of a clean checkout look edited. libgit2 applies exactly git's rules
+        (attributes, auto-detection of binary content, the "safer autocrlf" check against
+        the index); it runs no external filter driver. A file with a NUL byte is binary
+        to git's auto-detection and, unlike pygit2's buffer API, never truncated here.
+        """
+        import pygit2
+
+        if b"\r" not in data or b"\0" in data:
+            return data
+        try:
+            filters = self.repo.load_filter_list(os.fsdecode(path_bytes(path)))
+            return filters.apply_to_buffer(data) if filters is not None else data
+        except (pygit2.GitError, ValueError, UnicodeError):  # e.g. core.safecrlf refusing: git would too
+            return data
+
     def _ignored(self, rel: str) -> bool:
         try:
             return bool(self.repo.path_is_ignored(rel))
@@ -272,7 +292,7 @@ class WorkTreeSnapshot(Snapshot):
             if os.path.islink(full):
                 return os.readlink(full)
             with open(full, "rb") as handle:
-                return handle.read()
+                return self._as_git_stores(path, handle.read())
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         except OSError as exc:
