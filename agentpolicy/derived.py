@@ -7,9 +7,13 @@ so a result stored under (policy key, blob id) can never be stale: the policy
 key covers the code of agentpolicy itself (`code_digest`), the built-in and
 configured rules and the teams.
 
-Safe to delete at any time; never trusted beyond its key: a row that does not
-decode is a miss, and any database error turns the cache off for the run, so
-a corrupt or locked cache can only cost time, never change a verdict.
+Safe to delete at any time; never trusted beyond its key: every row carries a
+seal (a digest of its key and values), a row whose seal does not match or that
+does not decode is a miss, and any database or decoding error turns the cache
+off for the run, so random damage (a flipped bit in a page, a truncated file,
+a locked or unreadable one) can only cost time, never change a verdict. The
+seal is no defence against someone who can write `.git` on purpose: they can
+compute it too (docs/security.md, "Not defended").
 """
 
 from __future__ import annotations
@@ -24,7 +28,13 @@ from typing import Any
 
 from agentpolicy.model import Finding
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_CACHE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, UnicodeError, OverflowError, MemoryError)
+
+
+def _seal(*values: Any) -> str:
+    """A digest of a row's key and values: a row damaged anywhere no longer matches it."""
+    return hashlib.sha256(json.dumps(values, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
 def _connect(git_dir: str, create: str) -> Any:
@@ -35,8 +45,9 @@ def _connect(git_dir: str, create: str) -> Any:
     try:
         os.makedirs(folder, exist_ok=True)
         connection = sqlite3.connect(os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5)
+        connection.text_factory = bytes  # decoded here, where a bad byte is a miss, not an exception
         connection.execute(create)
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, *_CACHE_ERRORS):
         return None
     return connection
 
@@ -45,7 +56,7 @@ def _flush(connection: Any, insert: str, rows: list[Any]) -> None:
     """Write the new rows in one transaction; a locked or broken cache only loses them."""
     import sqlite3
 
-    with contextlib.suppress(sqlite3.Error):
+    with contextlib.suppress(OSError, sqlite3.Error, *_CACHE_ERRORS):
         if rows:
             with connection:
                 connection.executemany(insert, rows)
@@ -56,14 +67,14 @@ class DerivedCache:
     def __init__(self, connection: Any, policy: str) -> None:
         self.connection = connection
         self.policy = policy
-        self.pending: list[tuple[str, str, str | None, str | None]] = []
+        self.pending: list[tuple[str, str, str | None, str | None, str]] = []
 
     @classmethod
     def open(cls, git_dir: str, policy: str) -> DerivedCache | None:
         connection = _connect(
             git_dir,
             "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, name TEXT, findings TEXT, "
-            "PRIMARY KEY (policy, blob)) WITHOUT ROWID",
+            "seal TEXT, PRIMARY KEY (policy, blob)) WITHOUT ROWID",
         )
         return cls(connection, policy) if connection else None
 
@@ -75,15 +86,16 @@ class DerivedCache:
         found: dict[str, tuple[str | None, list[Finding]]] = {}
         try:
             rows = self.connection.execute(
-                "SELECT blob, name, findings FROM results WHERE policy = ?", (self.policy,)
+                "SELECT blob, name, findings, seal FROM results WHERE policy = ?", (self.policy,)
             )
-            for blob, name, findings in rows:
-                if blob not in wanted:
+            for raw_blob, raw_name, raw_findings, raw_seal in rows:
+                blob, name, findings, seal = (_text(v) for v in (raw_blob, raw_name, raw_findings, raw_seal))
+                if blob not in wanted or seal != _seal(self.policy, blob, name, findings):
                     continue
                 decoded = _decode(name, findings)
                 if decoded is not None:
                     found[blob] = decoded
-        except sqlite3.Error:
+        except (sqlite3.Error, *_CACHE_ERRORS):
             return {}
         return found
 
@@ -93,10 +105,10 @@ class DerivedCache:
             if findings
             else None
         )
-        self.pending.append((self.policy, blob, name, payload))
+        self.pending.append((self.policy, blob, name, payload, _seal(self.policy, blob, name, payload)))
 
     def close(self) -> None:
-        _flush(self.connection, "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)", self.pending)
+        _flush(self.connection, "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", self.pending)
 
 
 @functools.cache
@@ -165,14 +177,14 @@ class AgentDigestCache:
         self.connection = connection
         self.key = key
         self.rows: dict[str, tuple[str, str, str]] | None = None
-        self.pending: list[tuple[str, str, str, str, str]] = []
+        self.pending: list[tuple[str, str, str, str, str, str]] = []
 
     @classmethod
     def open(cls, git_dir: str) -> AgentDigestCache | None:
         connection = _connect(
             git_dir,
             "CREATE TABLE IF NOT EXISTS agents (tool TEXT, blob TEXT, name TEXT, digest TEXT, "
-            "governed TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID",
+            "governed TEXT, seal TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID",
         )
         return cls(connection, f"{code_digest()}/digest-v2") if connection else None
 
@@ -180,21 +192,24 @@ class AgentDigestCache:
         import sqlite3
 
         if self.rows is None:
+            self.rows = {}
             try:
-                self.rows = {
-                    row[0]: (row[1], row[2], row[3])
-                    for row in self.connection.execute(
-                        "SELECT blob, name, digest, governed FROM agents WHERE tool = ?", (self.key,)
-                    )
-                }
-            except sqlite3.Error:
+                for raw in self.connection.execute(
+                    "SELECT blob, name, digest, governed, seal FROM agents WHERE tool = ?", (self.key,)
+                ):
+                    blob_id, name, digest, governed, seal = (_text(value) for value in raw)
+                    if None not in (blob_id, name, digest, governed) and seal == _seal(
+                        self.key, blob_id, name, digest, governed
+                    ):
+                        self.rows[str(blob_id)] = (str(name), str(digest), str(governed))
+            except (sqlite3.Error, *_CACHE_ERRORS):
                 self.rows = {}
         row = self.rows.get(blob)
         if row is None:
             return None
         try:
             governed = json.loads(row[2])
-        except ValueError:
+        except _CACHE_ERRORS:
             return None
         if not (isinstance(row[0], str) and isinstance(row[1], str) and isinstance(governed, dict)):
             return None
@@ -207,10 +222,20 @@ class AgentDigestCache:
             return  # not plain JSON: it would not read back the same, so it is not cached
         if json.loads(text) != data:
             return
-        self.pending.append((self.key, blob, name, digest, text))
+        self.pending.append((self.key, blob, name, digest, text, _seal(self.key, blob, name, digest, text)))
 
     def close(self) -> None:
-        _flush(self.connection, "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", self.pending)
+        _flush(self.connection, "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?, ?)", self.pending)
+
+
+def _text(value: Any) -> str | None:
+    """A cell as text; anything else (a number, invalid UTF-8) is None, so the row is a miss."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return value if isinstance(value, str) else None
 
 
 def _decode(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
@@ -223,7 +248,7 @@ def _decode(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
             Finding("", int(line), int(column), str(rule), str(severity), str(message), str(hint), name or "")
             for line, column, rule, severity, message, hint in json.loads(payload)
         ]
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, *_CACHE_ERRORS):
         return None
     return name, findings
 

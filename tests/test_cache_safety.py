@@ -14,7 +14,7 @@ import fastjsonschema
 import yaml
 
 from agentpolicy import __version__
-from agentpolicy.derived import code_digest, policy_key
+from agentpolicy.derived import _seal, code_digest, policy_key
 from agentpolicy.digest import agent_digest, governed_content
 from agentpolicy.pack import schema, schema_text
 from agentpolicy.rules.declarative import builtin_declarative_rules
@@ -110,15 +110,18 @@ def test_attack_cache_rows_written_by_other_code_do_not_change_verdicts(repo: Gi
     blob = repo.git("rev-parse", "HEAD:agents/x.yaml").strip()
     repo.write("notes.txt", "unrelated\n")
     repo.stage()
-    database = repo.path / ".git" / "agentpolicy" / "derived-v2.sqlite3"
+    database = repo.path / ".git" / "agentpolicy" / "derived-v3.sqlite3"
     database.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(database) as connection:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, name TEXT, findings TEXT, "
-            "PRIMARY KEY (policy, blob)) WITHOUT ROWID"
+            "seal TEXT, PRIMARY KEY (policy, blob)) WITHOUT ROWID"
         )
         for key in (_old_policy_key(), hashlib.sha256(__version__.encode()).hexdigest(), __version__):
-            connection.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, NULL)", (key, blob, "x"))
+            connection.execute(  # sealed as the real code seals rows: only the key keeps them out
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, NULL, ?)",
+                (key, blob, "x", _seal(key, blob, "x", None)),
+            )
     connection.close()
     done = repo.ap("check", "--staged")  # the hook takes unchanged files' verdicts from the cache
     assert done.code == 1 and "AP100" in done.text, done.text
@@ -132,24 +135,22 @@ def test_attack_audit_cache_planted_under_the_version_key_does_not_hide_a_change
     repo.commit("expand autonomy", author="Eve Sneaky <eve@example.com>")
     expanded_blob = repo.git("rev-parse", "HEAD:agents/billing-cycle.yaml").strip()
     approved = yaml.safe_load(BILLING)
-    database = repo.path / ".git" / "agentpolicy" / "derived-v2.sqlite3"
+    database = repo.path / ".git" / "agentpolicy" / "derived-v3.sqlite3"
     database.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(database) as connection:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS agents (tool TEXT, blob TEXT, name TEXT, digest TEXT, "
-            "governed TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID"
+            "governed TEXT, seal TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID"
         )
-        # The expanded file's blob, claimed to hold the approved content.
-        connection.execute(
-            "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)",
-            (
-                f"{__version__}/digest-v1",
-                expanded_blob,
-                "billing-cycle",
-                agent_digest(approved),
-                json.dumps(governed_content(approved), sort_keys=True),
-            ),
+        # The expanded file's blob, claimed to hold the approved content (sealed like a real row).
+        row = (
+            f"{__version__}/digest-v1",
+            expanded_blob,
+            "billing-cycle",
+            agent_digest(approved),
+            json.dumps(governed_content(approved), sort_keys=True),
         )
+        connection.execute("INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?, ?)", (*row, _seal(*row)))
     connection.close()
     done = repo.ap("audit", "--format", "json")
     assert done.code == 0, done.text
