@@ -32,6 +32,13 @@ SCHEMA_VERSION = 3
 _CACHE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, UnicodeError, OverflowError, MemoryError)
 
 
+def _failures() -> tuple[type[Exception], ...]:
+    """Everything a damaged cache can raise while it is read or written (sqlite3 loads lazily)."""
+    import sqlite3
+
+    return (OSError, sqlite3.Error, *_CACHE_ERRORS)
+
+
 def _seal(*values: Any) -> str:
     """A digest of a row's key and values: a row damaged anywhere no longer matches it."""
     return hashlib.sha256(json.dumps(values, separators=(",", ":")).encode()).hexdigest()[:32]
@@ -47,16 +54,15 @@ def _connect(git_dir: str, create: str) -> Any:
         connection = sqlite3.connect(os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5)
         connection.text_factory = bytes  # decoded here, where a bad byte is a miss, not an exception
         connection.execute(create)
-    except (OSError, sqlite3.Error, *_CACHE_ERRORS):
+    except _failures():
         return None
     return connection
 
 
 def _flush(connection: Any, insert: str, rows: list[Any]) -> None:
     """Write the new rows in one transaction; a locked or broken cache only loses them."""
-    import sqlite3
 
-    with contextlib.suppress(OSError, sqlite3.Error, *_CACHE_ERRORS):
+    with contextlib.suppress(*_failures()):
         if rows:
             with connection:
                 connection.executemany(insert, rows)
@@ -80,7 +86,6 @@ class DerivedCache:
 
     def get_many(self, blobs: list[str]) -> dict[str, tuple[str | None, list[Finding]]]:
         """One query for the whole policy; clean files (no findings) need no decoding."""
-        import sqlite3
 
         wanted = set(blobs)
         found: dict[str, tuple[str | None, list[Finding]]] = {}
@@ -95,7 +100,7 @@ class DerivedCache:
                 decoded = _decode(name, findings)
                 if decoded is not None:
                     found[blob] = decoded
-        except (sqlite3.Error, *_CACHE_ERRORS):
+        except _failures():
             return {}
         return found
 
@@ -189,7 +194,6 @@ class AgentDigestCache:
         return cls(connection, f"{code_digest()}/digest-v2") if connection else None
 
     def get(self, blob: str) -> tuple[str, str, dict[str, Any]] | None:
-        import sqlite3
 
         if self.rows is None:
             self.rows = {}
@@ -202,7 +206,7 @@ class AgentDigestCache:
                         self.key, blob_id, name, digest, governed
                     ):
                         self.rows[str(blob_id)] = (str(name), str(digest), str(governed))
-            except (sqlite3.Error, *_CACHE_ERRORS):
+            except _failures():
                 self.rows = {}
         row = self.rows.get(blob)
         if row is None:
