@@ -29,7 +29,14 @@ from typing import Any
 from agentpolicy.model import Finding
 
 SCHEMA_VERSION = 3
-_CACHE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, UnicodeError, OverflowError, MemoryError)
+_CACHE_ERRORS: tuple[type[Exception], ...] = (
+    KeyError,
+    ValueError,
+    TypeError,
+    UnicodeError,
+    OverflowError,
+    MemoryError,
+)
 
 
 def _failures() -> tuple[type[Exception], ...]:
@@ -252,7 +259,7 @@ def _decode(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
             Finding("", int(line), int(column), str(rule), str(severity), str(message), str(hint), name or "")
             for line, column, rule, severity, message, hint in json.loads(payload)
         ]
-    except (KeyError, *_CACHE_ERRORS):
+    except _failures():
         return None
     return name, findings
 
