@@ -76,6 +76,7 @@ class Replay:
         self._last_trust: dict[str, Any] = {}  # the last trust root that could be read
         self._verdicts: dict[tuple[int, str, str], Verdict] = {}
         self._duplicates: set[tuple[str, str]] = set()
+        self._unreadable: dict[str, str] = {}  # path -> the unreadable blob already reported
         self.index = AgentIndex(history.blob, AgentDigestCache.open(history.git.path))
 
     def _entry(self, path: str, blob: str) -> ReviewEntry | None:
@@ -173,6 +174,7 @@ class Replay:
         self.config = self._load_config(commit, self.files, Config())
         self.index.rebuild(self.files, self.config.agents)
         self.agents = self.index.current()
+        self._report_unreadable(None)
         self.exists = True
         for path, blob in self.files.items():
             if self._is_review(path):
@@ -226,6 +228,7 @@ class Replay:
             self.config = after_config
             self.index.rebuild(self.files, after_config.agents)
             self.agents = self.index.current()
+            self._report_unreadable(None)
             return
         # The before side judges: its config, its signers (bootstrap: the commit's own), its entries.
         judge_config = before_config if existed else after_config
@@ -243,6 +246,7 @@ class Replay:
                 else:
                     after_agents.pop(name, None)
         self._report_duplicates(step, {name: self.index.names.get(name, []) for name in affected})
+        self._report_unreadable(step)
         touched = {
             name
             for name in affected
@@ -328,6 +332,34 @@ class Replay:
                         ],
                     )
                 )
+
+    def _report_unreadable(self, step: CommitStep | None) -> None:
+        """An agent file the strict loader refuses is an event that is never approved (a lenient
+        tool may still deploy it); reported once per content, when it appears (not at a baseline)."""
+        for path in [path for path in self._unreadable if path not in self.index.unreadable]:
+            del self._unreadable[path]
+        for path, why in sorted(self.index.unreadable.items()):
+            blob = self.files.get(path, "")
+            if self._unreadable.get(path) == blob:
+                continue
+            self._unreadable[path] = blob
+            if step is None:
+                continue
+            defined = self.index.by_path.get(path)
+            self.events.append(
+                AuditEvent(
+                    agent=defined.name if defined else path,
+                    event="unreadable",
+                    kinds=["unreadable"],
+                    version=None,
+                    digest="",
+                    commit=step.id,
+                    date=_stamp(step.date),
+                    author=step.author,
+                    path=path,
+                    details=[f"{path} cannot be read as an agent: {why}"],
+                )
+            )
 
     def _authors(self, step: CommitStep, paths: set[str], changed: set[str]) -> set[str]:
         """Who authored the change: as `check --base C^ --head C` counts them."""

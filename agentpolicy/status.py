@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentpolicy.config import CONFIG_PATH, load_config
 from agentpolicy.digest import agent_digest
-from agentpolicy.model import ERROR
+from agentpolicy.model import ERROR, Finding, LoadResult
 from agentpolicy.policy import check_loaded, load_agent
 
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = 
     board = []
     for result in loaded:
         document = result.document
-        if document is None or not isinstance(document.data, dict):
+        if document is None or not isinstance(document.data, dict) or not document.data.get("name"):
+            board.append(_unreadable_row(result, findings))
             continue
         data = document.data
         name = str(data.get("name", "?"))
@@ -101,3 +102,20 @@ def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = 
             )
         )
     return sorted(board, key=lambda status: status.name)
+
+
+def _unreadable_row(result: LoadResult, findings: list[Finding]) -> AgentStatus:
+    """A selected file the strict loader refuses still gets a row: a lenient tool may deploy it."""
+    path = result.document.path if result.document else result.findings[0].path if result.findings else "?"
+    errors = [f for f in (*result.findings, *findings) if f.path == path and f.severity == ERROR]
+    why = errors[0].message if errors else "it defines no agent name"
+    return AgentStatus(
+        name=path,
+        path=path,
+        stage="?",
+        version="?",
+        owner="?",
+        approved=False,
+        gaps=[f"unreadable: {why}"],
+        errors=max(1, len(errors)),
+    )
