@@ -52,6 +52,17 @@ def _find_agent(snapshot: Snapshot, config: Config, name: str) -> tuple[str, Any
     return None
 
 
+def _unreadable(snapshot: Snapshot, config: Config) -> dict[str, str]:
+    """Selected files the strict loader refuses (over the size limit, a YAML error...), with why."""
+    found: dict[str, str] = {}
+    for path, entry in snapshot.files(config.agents).items():
+        loaded = load_agent(path, snapshot.read(path), is_link=entry.is_link)
+        if loaded.document is None:
+            errors = [f for f in loaded.findings if f.severity == ERROR]
+            found[path] = f"{errors[0].rule} {errors[0].message}" if errors else "it cannot be loaded"
+    return found
+
+
 def approve(request: ApproveRequest) -> ApproveResult:
     from agentpolicy.gitrepo import Repo
 
@@ -130,10 +141,19 @@ def _agent_target(
     found = _find_agent(worktree, config, request.agent)
     if found is None:
         found = _find_agent(repo.head_snapshot(), config, request.agent)
-        if found is None:
+        unreadable = _unreadable(worktree, config)
+        if found is not None and found[0] in unreadable:
             raise AgentPolicyError(
-                f"no agent named {request.agent!r} in the working tree or at HEAD",
-                f"agent files are found by the globs {', '.join(config.agents)}; check the name",
+                f"{found[0]} defines {request.agent} at HEAD but cannot be read now: {unreadable[found[0]]}",
+                "fix the file (agentpolicy check shows the problem), then approve; a file that still "
+                "exists is never recorded as retired",
+            )
+        if found is None:
+            also = "".join(f"; {path} cannot be read: {why}" for path, why in sorted(unreadable.items()))
+            raise AgentPolicyError(
+                f"no agent named {request.agent!r} in the working tree or at HEAD{also}",
+                f"agent files are found by the globs {', '.join(config.agents)}; check the name"
+                + (", and fix the files that cannot be read" if unreadable else ""),
             )
         if decision == "approve":
             decision = "retire"

@@ -48,7 +48,7 @@ class Repo:
                     )
                 self.repo = pygit2.Repository(found)
         except pygit2.GitError as exc:
-            raise GitError(f"cannot open the git repository: {exc}", "check that .git is intact") from exc
+            raise GitError(f"cannot open the git repository: {exc}", _open_hint(str(exc), git_dir, start)) from exc
         work_tree = os.environ.get("GIT_WORK_TREE")
         self.workdir: str | None = os.path.abspath(work_tree) if work_tree else self.repo.workdir
 
@@ -333,3 +333,20 @@ def split_revision(revision: str) -> tuple[str, str]:
 def dwim_candidates(name: str) -> list[str]:
     """Every full ref name a short ``name`` can stand for, in git's order."""
     return [rule.format(name) for rule in _DWIM_RULES]
+
+
+def _open_hint(message: str, git_dir: str | None, start: str) -> str:
+    """git's own fix for a repository owned by someone else; otherwise, check the git directory."""
+    if "not owned by current user" not in message:
+        return "check that .git is intact"
+    import pygit2
+    import shlex
+
+    found = os.path.abspath(git_dir) if git_dir else pygit2.discover_repository(os.path.abspath(start))
+    folder = (found or os.path.abspath(start)).rstrip("/")
+    if folder.endswith("/.git"):
+        folder = folder[: -len("/.git")]
+    return (
+        "the repository belongs to another user (git's safe.directory protection); if you trust it, "
+        f"run: git config --global --add safe.directory {shlex.quote(folder)}"
+    )
