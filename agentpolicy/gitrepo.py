@@ -48,7 +48,8 @@ class Repo:
                     )
                 self.repo = pygit2.Repository(found)
         except pygit2.GitError as exc:
-            raise GitError(f"cannot open the git repository: {exc}", _open_hint(str(exc), git_dir, start)) from exc
+            hint = _open_hint(str(exc), git_dir, start)
+            raise GitError(f"cannot open the git repository: {exc}", hint) from exc
         work_tree = os.environ.get("GIT_WORK_TREE")
         self.workdir: str | None = os.path.abspath(work_tree) if work_tree else self.repo.workdir
 
@@ -339,8 +340,9 @@ def _open_hint(message: str, git_dir: str | None, start: str) -> str:
     """git's own fix for a repository owned by someone else; otherwise, check the git directory."""
     if "not owned by current user" not in message:
         return "check that .git is intact"
-    import pygit2
     import shlex
+
+    import pygit2
 
     found = os.path.abspath(git_dir) if git_dir else pygit2.discover_repository(os.path.abspath(start))
     folder = (found or os.path.abspath(start)).rstrip("/")

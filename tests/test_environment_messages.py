@@ -38,9 +38,13 @@ def test_approve_names_a_committed_agent_that_grew_past_the_limit_and_writes_not
     assert sorted(p.name for p in (repo.path / "reviews").rglob("*.yaml")) == before
 
 
-def test_approve_of_an_unknown_name_lists_the_files_it_could_not_read(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_approve_of_an_unknown_name_lists_the_files_it_could_not_read(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     guarded_repo(repo, keys)
-    repo.write("agents/huge.yaml", BILLING.replace("billing-cycle", "huge") + "#" + "x" * (1024 * 1024) + "\n")
+    repo.write(
+        "agents/huge.yaml", BILLING.replace("billing-cycle", "huge") + "#" + "x" * (1024 * 1024) + "\n"
+    )
     done = approve(repo, keys["rev2"], "huge")
     assert done.code == 2, done.text
     assert "no agent named 'huge'" in done.err and "agents/huge.yaml cannot be read" in done.err, done.err
