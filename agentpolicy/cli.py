@@ -61,8 +61,17 @@ def error_handler() -> Iterator[None]:
         sys.exit(EXIT_USAGE)
     except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
         raise
-    except BrokenPipeError:
-        sys.exit(EXIT_USAGE)
+    except OSError as exc:
+        from agentpolicy.environment import EnvironmentFault, detach_stdout, from_os_error
+
+        fault = from_os_error(exc)
+        if isinstance(fault, EnvironmentFault):
+            _echo(f"agentpolicy: error: {_error_text(fault)}", err=True)
+            sys.exit(EXIT_USAGE)
+        if fault is not None:  # the reader closed the pipe: nothing more to say to anyone
+            detach_stdout()
+            sys.exit(EXIT_USAGE)
+        _internal_error(exc)
     except Exception as exc:
         if type(exc).__module__.startswith(("pygit2", "_pygit2")):
             _echo(
@@ -71,15 +80,20 @@ def error_handler() -> Iterator[None]:
                 err=True,
             )
             sys.exit(EXIT_USAGE)
-        _echo(
-            f"agentpolicy: internal error: {type(exc).__name__}: {_visible_exc(exc)}\n"
-            f"  This is a bug. Please report it at {REPORT_URL} with the command you ran.\n"
-            "  Set AGENTPOLICY_DEBUG=1 to see the traceback.",
-            err=True,
-        )
-        if os.environ.get("AGENTPOLICY_DEBUG"):
-            raise
-        sys.exit(EXIT_INTERNAL)
+        _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> None:
+    """A bug: say so, with where to report it (the traceback with AGENTPOLICY_DEBUG=1)."""
+    _echo(
+        f"agentpolicy: internal error: {type(exc).__name__}: {_visible_exc(exc)}\n"
+        f"  This is a bug. Please report it at {REPORT_URL} with the command you ran.\n"
+        "  Set AGENTPOLICY_DEBUG=1 to see the traceback.",
+        err=True,
+    )
+    if os.environ.get("AGENTPOLICY_DEBUG"):
+        raise exc
+    sys.exit(EXIT_INTERNAL)
 
 
 def _visible_exc(exc: BaseException) -> str:
