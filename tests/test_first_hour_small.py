@@ -108,13 +108,14 @@ def test_a_report_that_cannot_be_written_leaves_no_temporary_file_behind(tmp_pat
 
 
 def test_a_report_over_a_folder_fails_cleanly_without_a_temporary_file(tmp_path: Path, home: Path) -> None:
-    (tmp_path / "agents").mkdir()
-    (tmp_path / "agents" / "pdf.yaml").write_text(agent_yaml())
-    (tmp_path / "report.json").mkdir()
-    done = run([AGENTPOLICY, "check", "-o", "json=report.json", "agents"], tmp_path, clean_env(home))
+    work = tmp_path / "work"
+    (work / "agents").mkdir(parents=True)
+    (work / "agents" / "pdf.yaml").write_text(agent_yaml())
+    (work / "report.json").mkdir()
+    done = run([AGENTPOLICY, "check", "-o", "json=report.json", "agents"], work, clean_env(home))
     assert done.code == 2, done.text
     assert "report.json" in done.err and "Traceback" not in done.text
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["agents", "report.json"]
+    assert sorted(p.name for p in work.iterdir()) == ["agents", "report.json"]
 
 
 # --- 2. AP120 names the action ----------------------------------------------------------------------
