@@ -154,7 +154,9 @@ def _conflicted(repo: GitRepo, keys: dict[str, Key]) -> GitRepo:
     return repo
 
 
-def test_an_agent_file_in_a_merge_conflict_is_reported_as_a_conflict(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_an_agent_file_in_a_merge_conflict_is_reported_as_a_conflict(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     _conflicted(repo, keys)
     for args in ((), ("agents/billing-cycle.yaml",)):
         done = repo.ap("check", *args)
@@ -164,7 +166,9 @@ def test_an_agent_file_in_a_merge_conflict_is_reported_as_a_conflict(repo: GitRe
         assert "deleted" not in done.out.lower()
 
 
-def test_check_staged_during_an_unresolved_merge_names_the_conflict(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_check_staged_during_an_unresolved_merge_names_the_conflict(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     _conflicted(repo, keys)
     done = repo.ap("check", "--staged")
     assert done.code in (1, 2), done.text
@@ -173,7 +177,9 @@ def test_check_staged_during_an_unresolved_merge_names_the_conflict(repo: GitRep
     assert "deleted" not in done.text.lower()
 
 
-def test_an_agent_whose_yaml_broke_is_not_also_reported_as_deleted(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_an_agent_whose_yaml_broke_is_not_also_reported_as_deleted(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     guarded_repo(repo, keys)
     repo.write("agents/billing-cycle.yaml", BILLING.replace("stage: production", "stage: [production"))
     for args in ((), ("--staged",)):
@@ -204,7 +210,9 @@ def test_an_agent_whose_yaml_broke_is_not_also_reported_as_deleted(repo: GitRepo
         ("stage: production ", "stage: 3 "),
     ],
 )
-def test_a_suggested_fix_applied_as_written_passes_the_check(repo: GitRepo, line: str, replacement: str) -> None:
+def test_a_suggested_fix_applied_as_written_passes_the_check(
+    repo: GitRepo, line: str, replacement: str
+) -> None:
     repo.write("agents/billing-cycle.yaml", BILLING.replace(line, replacement))
     code, found = check_findings(repo, "agents")
     assert code == 1, found
@@ -247,7 +255,9 @@ def test_every_builtin_rule_hint_names_only_valid_field_values() -> None:
     ("value", "shown"), [("warn", "'warn'"), ("true", "true"), ("2", "2"), ("[error]", "a list")]
 )
 def test_a_bad_rule_override_lists_the_allowed_values_in_words(repo: GitRepo, value: str, shown: str) -> None:
-    repo.write(".agentpolicy.yaml", f"agents: ['agents/*.yaml']\nrules:\n  AP110: warning\n  AP112: {value}\n")
+    repo.write(
+        ".agentpolicy.yaml", f"agents: ['agents/*.yaml']\nrules:\n  AP110: warning\n  AP112: {value}\n"
+    )
     repo.write("agents/pdf.yaml", agent_yaml())
     done = repo.ap("check", "agents")
     assert done.code == 2, done.text
@@ -281,7 +291,15 @@ def test_a_passphrase_protected_key_suggests_ssh_add_then_the_pub(
     env.pop("SSH_AUTH_SOCK", None)
     env.pop("SSH_ASKPASS", None)
     done = subprocess.run(
-        [AGENTPOLICY, "approve", "billing-cycle", "--reviewer", "Rev <rev@example.com>", "--key", str(private)],
+        [
+            AGENTPOLICY,
+            "approve",
+            "billing-cycle",
+            "--reviewer",
+            "Rev <rev@example.com>",
+            "--key",
+            str(private),
+        ],
         cwd=repo.path,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -359,12 +377,11 @@ def test_the_exported_schema_uses_only_draft_2020_12_keywords(kind: str, home: P
 
 
 def test_the_exported_agent_schema_still_validates_like_the_checker(home: Path) -> None:
-    from tests.helpers import BILLING as billing
     import yaml
 
     schema = _exported("agent", home)
-    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(billing))
-    team = yaml.safe_load(billing.replace("  name: Anna Nowak\n  email: anna.nowak@example.com\n", "  - a\n"))
+    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(BILLING))
+    team = yaml.safe_load(BILLING.replace("  name: Anna Nowak\n  email: anna.nowak@example.com\n", "  - a\n"))
     assert not jsonschema.Draft202012Validator(schema).is_valid(team)
 
 
@@ -387,7 +404,9 @@ process.exit(failed || warnings.length ? 1 : 0);
 def test_ajv_in_its_default_strict_mode_compiles_every_exported_schema(tmp_path: Path, home: Path) -> None:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        pytest.skip("node and npm are not installed: the ajv run needs them (the keyword test above still ran)")
+        pytest.skip(
+            "node and npm are not installed: the ajv run needs them (the keyword test above still ran)"
+        )
     installed = subprocess.run(
         [npm, "install", "--prefix", str(tmp_path / "ajv"), "--no-audit", "--no-fund", "ajv@8"],
         capture_output=True,
@@ -403,7 +422,9 @@ def test_ajv_in_its_default_strict_mode_compiles_every_exported_schema(tmp_path:
         files.append(str(target))
     (tmp_path / "compile.js").write_text(AJV_SCRIPT)
     env = dict(os.environ, NODE_PATH=str(tmp_path / "ajv" / "node_modules"))
-    done = subprocess.run([node, str(tmp_path / "compile.js"), *files], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [node, str(tmp_path / "compile.js"), *files], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -456,6 +477,8 @@ def test_sarif_for_a_change_validates_with_uri_formats_checked(repo: GitRepo, ke
     log = json.loads(done.out)
     jsonschema.Draft4Validator(SARIF_SCHEMA, format_checker=_FORMATS).validate(log)
     uris = {
-        loc["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"] for loc in r["locations"]
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in log["runs"][0]["results"]
+        for loc in r["locations"]
     }
     assert "agents/billing%20cycle%20%232.yaml" in uris, uris
