@@ -218,15 +218,21 @@ def test_a_suggested_fix_applied_as_written_passes_the_check(
     assert code == 1, found
     finding = found[0]
     assert finding["line"] and finding["hint"], finding
-    suggestion = re.search(r"quote the value: (.+)$|: `([^`]+: [^`]+)`$", finding["hint"])
-    assert suggestion, f"no mechanical fix in {finding['hint']!r}"
-    fixed_line = suggestion.group(1) or suggestion.group(2)
     lines = repo.read("agents/billing-cycle.yaml").splitlines(keepends=True)
     indent = re.match(r" *", lines[finding["line"] - 1]).group(0)  # type: ignore[union-attr]
-    lines[finding["line"] - 1] = indent + fixed_line.strip() + "\n"
-    repo.write("agents/billing-cycle.yaml", "".join(lines))
-    code, after = check_findings(repo, "agents")
-    assert code == 0, (finding["hint"], after)
+    suggestion = re.search(r"quote the value: (.+)$|: `([^`]+: [^`]+)`$", finding["hint"])
+    choices = re.search(r"set `(\w+)` to one of: (.+)$", finding["hint"])
+    if suggestion:
+        fixes = [suggestion.group(1) or suggestion.group(2)]
+    else:
+        assert choices, f"no mechanical fix in {finding['hint']!r}"
+        fixes = [f"{choices.group(1)}: {value}" for value in choices.group(2).split(", ")]
+    for fix in fixes:
+        lines[finding["line"] - 1] = indent + fix.strip() + "\n"
+        repo.write("agents/billing-cycle.yaml", "".join(lines))
+        code, after = check_findings(repo, "agents")
+        same = [f for f in after if (f["rule"], f["line"]) == (finding["rule"], finding["line"])]
+        assert not same, (finding["hint"], fix, after)
 
 
 def test_version_1_4_suggests_the_quoted_full_version(repo: GitRepo) -> None:
