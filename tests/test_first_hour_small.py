@@ -189,7 +189,7 @@ def test_an_agent_whose_yaml_broke_is_not_also_reported_as_deleted(
         assert rule_ids(found) == {"AP001"}, found
         shown = repo.ap("check", *args)
         assert "delet" not in shown.text.lower(), shown.text
-    repo.git("rm", "-q", "agents/billing-cycle.yaml")  # a real deletion is still a deletion
+    repo.git("rm", "-q", "-f", "agents/billing-cycle.yaml")  # a real deletion is still a deletion
     code, found = check_findings(repo, "--staged")
     assert code == 1 and any("delet" in f["message"] for f in found), found
 
