@@ -9,18 +9,63 @@ import tempfile
 from agentpolicy.errors import WriteError
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it for longer than two system calls.
+
+    POSIX has no call that only reads the umask: ``os.umask(x)`` sets ``x`` and returns
+    the old mask, so we set a safe value (0o077) and put the old one straight back. The
+    umask is process-wide, and another thread creating a file in between would get the
+    stricter mask for that instant: never a more open file than the user asked for.
+    """
+    previous = os.umask(0o077)
+    os.umask(previous)
+    return previous
+
+
+def _create_temporary(folder: str) -> tuple[int, str]:
+    """A new, empty temporary file in ``folder`` with the mode a plain ``open()`` would give
+    (0o666 minus the umask): mkstemp makes it 0o600, and rename or link keeps that mode,
+    so a report or an entry written for the team would be unreadable to the team."""
+    handle, temporary = tempfile.mkstemp(prefix=".agentpolicy-", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(handle, 0o666 & ~current_umask())
+    except OSError:
+        os.close(handle)
+        _remove(temporary)
+        raise
+    return handle, temporary
+
+
+def _remove(temporary: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(temporary)
+
+
 def replace_file(path: str, data: bytes) -> None:
-    """Write a report the user asked for: complete or not at all (temporary file, then rename)."""
+    """Write a report the user asked for: complete or not at all (temporary file, then rename).
+
+    On any failure (a full disk, a folder where the file should go, an interrupt) the
+    temporary file is removed and ``path`` is left as it was.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".agentpolicy-", suffix=".tmp", dir=folder)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
+        handle, temporary = _create_temporary(folder)
     except OSError as exc:
         raise WriteError(
             f"cannot write {path}: {exc.strerror}", "check the folder and free space", path=path
         ) from exc
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        _remove(temporary)
+        raise WriteError(
+            f"cannot write {path}: {exc.strerror}", "check the folder and free space", path=path
+        ) from exc
+    except BaseException:
+        _remove(temporary)
+        raise
 
 
 def write_new(path: str, data: bytes) -> None:
@@ -34,7 +79,7 @@ def write_new(path: str, data: bytes) -> None:
     folder = os.path.dirname(path) or "."
     try:
         os.makedirs(folder, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".agentpolicy-", suffix=".tmp", dir=folder)
+        handle, temporary = _create_temporary(folder)
     except OSError as exc:
         raise WriteError(
             f"cannot write in {folder}: {exc.strerror}",
@@ -61,8 +106,7 @@ def write_new(path: str, data: bytes) -> None:
                 path=path,
             ) from exc
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        _remove(temporary)
 
 
 _DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)

@@ -695,19 +695,20 @@ def _validator_4():
     REGEX_PATTERNS = {
         '^[A-Z]+[0-9]+$': re.compile('^[A-Z]+[0-9]+\\Z'),
         '^[a-z0-9-]+$': re.compile('^[a-z0-9-]+\\Z'),
-        '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$': re.compile('^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?\\Z')
+        '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$': re.compile('^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?\\Z'),
+        '^(?![\\s\\S]*//)/[\\s\\S]*[^/]$': re.compile('^(?![\\s\\S]*//)/[\\s\\S]*[^/]\\Z')
     }
 
     NoneType = type(None)
 
     def validate(data, custom_formats={}, name_prefix=None):
         if not isinstance(data, (dict)):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': "agentpolicy declarative rule (one per file under a pack's rules/)", 'type': 'object', 'required': ['id', 'severity', 'message', 'hint', 'require'], 'additionalProperties': False, 'properties': {'id': {'type': 'string', 'maxLength': 64, 'pattern': '^[A-Z]+[0-9]+$'}, 'name': {'type': 'string', 'maxLength': 256, 'pattern': '^[a-z0-9-]+$'}, 'severity': {'enum': ['error', 'warning']}, 'severity_by_stage': {'type': 'object', 'propertyNames': {'enum': ['pilot', 'staging', 'production', 'retired']}, 'additionalProperties': {'enum': ['error', 'warning', 'off']}}, 'message': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'hint': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'description': {'type': 'string', 'maxLength': 8192}, 'at': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$', 'description': 'JSON pointer a finding points at when the failing value is missing.'}, 'when': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must match for the rule to apply.'}, 'require': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must satisfy.'}}}, rule='type')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': "agentpolicy declarative rule (one per file under a pack's rules/)", 'type': 'object', 'required': ['id', 'severity', 'message', 'hint', 'require'], 'additionalProperties': False, 'properties': {'id': {'type': 'string', 'maxLength': 64, 'pattern': '^[A-Z]+[0-9]+$'}, 'name': {'type': 'string', 'maxLength': 256, 'pattern': '^[a-z0-9-]+$'}, 'severity': {'enum': ['error', 'warning']}, 'severity_by_stage': {'type': 'object', 'propertyNames': {'enum': ['pilot', 'staging', 'production', 'retired']}, 'additionalProperties': {'enum': ['error', 'warning', 'off']}}, 'message': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'hint': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'description': {'type': 'string', 'maxLength': 8192}, 'at': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$', 'description': 'JSON pointer a finding points at when the failing value is missing.'}, 'each': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)/[\\s\\S]*[^/]$', 'description': "JSON pointer to a list: one finding per item `each_when` selects, at that item; `{field}` in message and hint names the item's field."}, 'each_when': {'type': ['object', 'boolean'], 'description': 'JSON Schema an item of `each` must match to get a finding (every item without it).'}, 'when': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must match for the rule to apply.'}, 'require': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must satisfy.'}}}, rule='type')
         data_is_dict = isinstance(data, dict)
         if data_is_dict:
             data__missing_keys = set(['id', 'severity', 'message', 'hint', 'require']) - data.keys()
             if data__missing_keys:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': "agentpolicy declarative rule (one per file under a pack's rules/)", 'type': 'object', 'required': ['id', 'severity', 'message', 'hint', 'require'], 'additionalProperties': False, 'properties': {'id': {'type': 'string', 'maxLength': 64, 'pattern': '^[A-Z]+[0-9]+$'}, 'name': {'type': 'string', 'maxLength': 256, 'pattern': '^[a-z0-9-]+$'}, 'severity': {'enum': ['error', 'warning']}, 'severity_by_stage': {'type': 'object', 'propertyNames': {'enum': ['pilot', 'staging', 'production', 'retired']}, 'additionalProperties': {'enum': ['error', 'warning', 'off']}}, 'message': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'hint': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'description': {'type': 'string', 'maxLength': 8192}, 'at': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$', 'description': 'JSON pointer a finding points at when the failing value is missing.'}, 'when': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must match for the rule to apply.'}, 'require': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must satisfy.'}}}, rule='required')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': "agentpolicy declarative rule (one per file under a pack's rules/)", 'type': 'object', 'required': ['id', 'severity', 'message', 'hint', 'require'], 'additionalProperties': False, 'properties': {'id': {'type': 'string', 'maxLength': 64, 'pattern': '^[A-Z]+[0-9]+$'}, 'name': {'type': 'string', 'maxLength': 256, 'pattern': '^[a-z0-9-]+$'}, 'severity': {'enum': ['error', 'warning']}, 'severity_by_stage': {'type': 'object', 'propertyNames': {'enum': ['pilot', 'staging', 'production', 'retired']}, 'additionalProperties': {'enum': ['error', 'warning', 'off']}}, 'message': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'hint': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'description': {'type': 'string', 'maxLength': 8192}, 'at': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$', 'description': 'JSON pointer a finding points at when the failing value is missing.'}, 'each': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)/[\\s\\S]*[^/]$', 'description': "JSON pointer to a list: one finding per item `each_when` selects, at that item; `{field}` in message and hint names the item's field."}, 'each_when': {'type': ['object', 'boolean'], 'description': 'JSON Schema an item of `each` must match to get a finding (every item without it).'}, 'when': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must match for the rule to apply.'}, 'require': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must satisfy.'}}}, rule='required')
             data_keys = set(data.keys())
             if "id" in data_keys:
                 data_keys.remove("id")
@@ -802,6 +803,22 @@ def _validator_4():
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".at must be shorter than or equal to 1024 characters", value=data__at, name="" + (name_prefix or "data") + ".at", definition={'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$', 'description': 'JSON pointer a finding points at when the failing value is missing.'}, rule='maxLength')
                     if not REGEX_PATTERNS['^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$'].search(data__at):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".at must match pattern ^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$", value=data__at, name="" + (name_prefix or "data") + ".at", definition={'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$', 'description': 'JSON pointer a finding points at when the failing value is missing.'}, rule='pattern')
+            if "each" in data_keys:
+                data_keys.remove("each")
+                data__each = data["each"]
+                if not isinstance(data__each, (str)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".each must be string", value=data__each, name="" + (name_prefix or "data") + ".each", definition={'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)/[\\s\\S]*[^/]$', 'description': "JSON pointer to a list: one finding per item `each_when` selects, at that item; `{field}` in message and hint names the item's field."}, rule='type')
+                if isinstance(data__each, str):
+                    data__each_len = len(data__each)
+                    if data__each_len > 1024:
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".each must be shorter than or equal to 1024 characters", value=data__each, name="" + (name_prefix or "data") + ".each", definition={'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)/[\\s\\S]*[^/]$', 'description': "JSON pointer to a list: one finding per item `each_when` selects, at that item; `{field}` in message and hint names the item's field."}, rule='maxLength')
+                    if not REGEX_PATTERNS['^(?![\\s\\S]*//)/[\\s\\S]*[^/]$'].search(data__each):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".each must match pattern ^(?![\\s\\S]*//)/[\\s\\S]*[^/]$", value=data__each, name="" + (name_prefix or "data") + ".each", definition={'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)/[\\s\\S]*[^/]$', 'description': "JSON pointer to a list: one finding per item `each_when` selects, at that item; `{field}` in message and hint names the item's field."}, rule='pattern')
+            if "each_when" in data_keys:
+                data_keys.remove("each_when")
+                data__eachwhen = data["each_when"]
+                if not isinstance(data__eachwhen, (dict, bool)):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".each_when must be object or boolean", value=data__eachwhen, name="" + (name_prefix or "data") + ".each_when", definition={'type': ['object', 'boolean'], 'description': 'JSON Schema an item of `each` must match to get a finding (every item without it).'}, rule='type')
             if "when" in data_keys:
                 data_keys.remove("when")
                 data__when = data["when"]
@@ -813,12 +830,12 @@ def _validator_4():
                 if not isinstance(data__require, (dict, bool)):
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".require must be object or boolean", value=data__require, name="" + (name_prefix or "data") + ".require", definition={'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must satisfy.'}, rule='type')
             if data_keys:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': "agentpolicy declarative rule (one per file under a pack's rules/)", 'type': 'object', 'required': ['id', 'severity', 'message', 'hint', 'require'], 'additionalProperties': False, 'properties': {'id': {'type': 'string', 'maxLength': 64, 'pattern': '^[A-Z]+[0-9]+$'}, 'name': {'type': 'string', 'maxLength': 256, 'pattern': '^[a-z0-9-]+$'}, 'severity': {'enum': ['error', 'warning']}, 'severity_by_stage': {'type': 'object', 'propertyNames': {'enum': ['pilot', 'staging', 'production', 'retired']}, 'additionalProperties': {'enum': ['error', 'warning', 'off']}}, 'message': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'hint': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'description': {'type': 'string', 'maxLength': 8192}, 'at': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$', 'description': 'JSON pointer a finding points at when the failing value is missing.'}, 'when': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must match for the rule to apply.'}, 'require': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must satisfy.'}}}, rule='additionalProperties')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', 'title': "agentpolicy declarative rule (one per file under a pack's rules/)", 'type': 'object', 'required': ['id', 'severity', 'message', 'hint', 'require'], 'additionalProperties': False, 'properties': {'id': {'type': 'string', 'maxLength': 64, 'pattern': '^[A-Z]+[0-9]+$'}, 'name': {'type': 'string', 'maxLength': 256, 'pattern': '^[a-z0-9-]+$'}, 'severity': {'enum': ['error', 'warning']}, 'severity_by_stage': {'type': 'object', 'propertyNames': {'enum': ['pilot', 'staging', 'production', 'retired']}, 'additionalProperties': {'enum': ['error', 'warning', 'off']}}, 'message': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'hint': {'type': 'string', 'minLength': 1, 'maxLength': 8192}, 'description': {'type': 'string', 'maxLength': 8192}, 'at': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)(?:/[\\s\\S]*[^/])?$', 'description': 'JSON pointer a finding points at when the failing value is missing.'}, 'each': {'type': 'string', 'maxLength': 1024, 'pattern': '^(?![\\s\\S]*//)/[\\s\\S]*[^/]$', 'description': "JSON pointer to a list: one finding per item `each_when` selects, at that item; `{field}` in message and hint names the item's field."}, 'each_when': {'type': ['object', 'boolean'], 'description': 'JSON Schema an item of `each` must match to get a finding (every item without it).'}, 'when': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must match for the rule to apply.'}, 'require': {'type': ['object', 'boolean'], 'description': 'JSON Schema the agent must satisfy.'}}}, rule='additionalProperties')
         return data
     return validate
 
 
-FACTORIES['cc81c685edf9e000b08f24fb37566748f8fbb0c5cbbdfd04ba41224f9b5edff3'] = _validator_4
+FACTORIES['98a3912b54a94410ee279a6265cf734eee5589584da453ddf3ea2a9743920821'] = _validator_4
 
 
 def _validator_5():
@@ -1240,6 +1257,33 @@ def _validator_14():
     def validate(data, custom_formats={}, name_prefix=None):
         data_is_dict = isinstance(data, dict)
         if data_is_dict:
+            data__missing_keys = set(['irreversible']) - data.keys()
+            if data__missing_keys:
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'required': ['irreversible'], 'properties': {'irreversible': {'const': True}}, '$schema': 'http://json-schema.org/draft-07/schema#'}, rule='required')
+            data_keys = set(data.keys())
+            if "irreversible" in data_keys:
+                data_keys.remove("irreversible")
+                data__irreversible = data["irreversible"]
+                if not (isinstance(data__irreversible, bool) and data__irreversible is True):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".irreversible must be same as const definition: True", value=data__irreversible, name="" + (name_prefix or "data") + ".irreversible", definition={'const': True}, rule='const')
+        return data
+    return validate
+
+
+FACTORIES['4ec5abe79b7a8cdf1fcaff1ac6c2eb5ca26c864021d6de52525fc3fb398da06f'] = _validator_14
+
+
+def _validator_15():
+    VERSION = "2.22.3"
+    from decimal import Decimal
+    from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
+
+
+    NoneType = type(None)
+
+    def validate(data, custom_formats={}, name_prefix=None):
+        data_is_dict = isinstance(data, dict)
+        if data_is_dict:
             data__missing_keys = set(['stage']) - data.keys()
             if data__missing_keys:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'properties': {'stage': {'const': 'retired'}}, 'required': ['stage'], '$schema': 'http://json-schema.org/draft-07/schema#'}, rule='required')
@@ -1253,10 +1297,10 @@ def _validator_14():
     return validate
 
 
-FACTORIES['489e250042255e05d2dbdaefbfb633959395f8d9f5ff053ede2b008c3db919d4'] = _validator_14
+FACTORIES['489e250042255e05d2dbdaefbfb633959395f8d9f5ff053ede2b008c3db919d4'] = _validator_15
 
 
-def _validator_15():
+def _validator_16():
     VERSION = "2.22.3"
     from decimal import Decimal
     from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
@@ -1286,4 +1330,4 @@ def _validator_15():
     return validate
 
 
-FACTORIES['c8cd2e16ecb4274670bb3c636d9e5a71e6fc995176148af892bce937b8b12398'] = _validator_15
+FACTORIES['c8cd2e16ecb4274670bb3c636d9e5a71e6fc995176148af892bce937b8b12398'] = _validator_16

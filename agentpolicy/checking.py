@@ -183,7 +183,16 @@ def compare_snapshots(
             if p in changed_before
         }
     )
-    changes: list[AgentChange] = diff_agents(before_states, after_states)
+    # An agent whose file is still there but no longer loads (broken YAML, a merge conflict) has
+    # not been deleted: its AP001 error (locked, never waivable) already fails the change, and
+    # a second, false "deleted" finding would send the author after the wrong problem.
+    unreadable = {p for p in changed_after if loaded_after[p].document is None}
+    still_there = {
+        name: state
+        for name, state in before_states.items()
+        if name in after_states or state.path not in unreadable
+    }
+    changes: list[AgentChange] = diff_agents(still_there, after_states)
 
     agents = {v.name: v.path for v in sorted(verdicts, key=lambda v: v.path, reverse=True) if v.name}
     known = set(agents) | set(before_states)

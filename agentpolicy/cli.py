@@ -397,9 +397,9 @@ def schema(kind: str) -> None:
     # yaml-language-server: $schema=./agent.schema.json
     """
     with error_handler():
-        from agentpolicy.pack import schema_text
+        from agentpolicy.pack import exported_schema_text
 
-        click.echo(schema_text(kind), nl=False)
+        click.echo(exported_schema_text(kind), nl=False)
 
 
 def _worktree_config() -> Any:

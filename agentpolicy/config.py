@@ -153,15 +153,46 @@ def _check_schema(data: dict[str, Any], where: str, document: Any) -> None:
                 path=where,
                 line=line,
             )
+        if error.validator == "enum":
+            raise _enum_error(key, path, error.instance, error.validator_value, where, line)
         hint = f"expected: {error.schema.get('description', error.schema)}"
-        if path[:1] == ("rules",) and error.instance is False:
-            hint = f"quote it: `{path[-1]}: 'off'` (YAML reads a bare off as false)"
         raise ConfigError(
             f"invalid value for `{key or 'config'}`: {error.message}",
             hint,
             path=where,
             line=line,
         )
+
+
+def _enum_error(
+    key: str, path: tuple[Any, ...], got: Any, allowed: list[Any], where: str, line: int
+) -> ConfigError:
+    """`rules.AP112 must be one of error, warning or off (got 'warn')`: the allowed values in
+    words, and what YAML actually read, so `warn`, `true` and a bare `off` explain themselves."""
+    words = [str(value) for value in allowed]
+    listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+    if path[:1] == ("rules",) and got is False:
+        hint = f"quote it: `{path[-1]}: 'off'` (YAML reads a bare off as false)"
+    elif path[:1] == ("rules",):
+        hint = f"write e.g. `{path[-1]}: warning`; to switch the rule off write `{path[-1]}: 'off'` (quoted)"
+    else:
+        hint = f"set `{key}` to one of: {', '.join(words)}"
+    return ConfigError(f"{key} must be one of {listed} (got {_shown(got)})", hint, path=where, line=line)
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it in YAML, not as Python prints it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
 
 
 def _describe_key(key: str) -> str:

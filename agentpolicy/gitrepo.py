@@ -86,7 +86,7 @@ class Repo:
         if index.conflicts is not None:
             paths = sorted({side.path for conflict in index.conflicts for side in conflict if side})
             raise GitError(
-                f"the index has unresolved conflicts ({', '.join(paths[:5])})",
+                f"merge conflict in {', '.join(paths[:5])}: resolve it (the index has unresolved conflicts)",
                 "finish the merge first: resolve the conflicts and `git add` the files",
             )
         snapshot = IndexSnapshot(self.repo, index)

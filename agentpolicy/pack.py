@@ -31,6 +31,73 @@ def schema_text(name: str) -> str:
     return (builtin_pack() / "schemas" / f"{name}.schema.json").read_text("utf-8")
 
 
+def exported_schema_text(name: str) -> str:
+    """The schema as `agentpolicy schema` prints it: plain draft 2020-12 that any validator
+    accepts in its strictest mode (ajv's default refuses unknown keywords and union types).
+
+    Our own annotations (`x-...` keywords, such as `x-rule`, which names the rule a schema
+    error reports as) stay in the shipped file for the checker and are left out here.
+    """
+    return json.dumps(_portable(schema(name)), indent=2, ensure_ascii=False) + "\n"
+
+
+# Keywords whose value maps names to subschemas, and those whose value is a list of subschemas;
+# every other object value of a schema keyword is itself a subschema, except literal values.
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
+_SCHEMA_LISTS = frozenset({"prefixItems", "allOf", "anyOf", "oneOf"})
+_LITERALS = frozenset({"const", "enum", "default", "examples", "$vocabulary"})
+
+
+def _portable(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    exported: dict[str, Any] = {}
+    for keyword, value in node.items():
+        if keyword.startswith("x-"):
+            continue
+        if keyword in _SCHEMA_MAPS and isinstance(value, dict):
+            exported[keyword] = {name: _portable(sub) for name, sub in value.items()}
+        elif keyword in _SCHEMA_LISTS and isinstance(value, list):
+            exported[keyword] = [_portable(sub) for sub in value]
+        elif keyword in _LITERALS:
+            exported[keyword] = value
+        else:
+            exported[keyword] = _portable(value)
+    kinds = exported.get("type")
+    if isinstance(kinds, list) and len(kinds) > 1 and "anyOf" not in exported:
+        return _without_union_type(exported, kinds)
+    return exported
+
+
+_NUMERIC = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
+_APPLIES_TO = {
+    "integer": _NUMERIC,
+    "number": _NUMERIC,
+    "string": frozenset({"minLength", "maxLength", "pattern", "format"}),
+    "array": frozenset(
+        {"items", "prefixItems", "contains", "minItems", "maxItems", "uniqueItems"}
+        | {"minContains", "maxContains"}
+    ),
+    "object": frozenset(
+        {"properties", "patternProperties", "additionalProperties", "required", "propertyNames"}
+        | {"minProperties", "maxProperties", "dependentRequired", "dependentSchemas"}
+    ),
+}
+
+
+def _without_union_type(node: dict[str, Any], kinds: list[str]) -> dict[str, Any]:
+    """`type: [a, b]` as `anyOf: [{type: a, ...}, {type: b, ...}]`, each keyword that only
+    constrains one type moved into that type's branch: the same meaning, and no keyword
+    without its type (ajv's strictTypes refuses both a union and a keyword outside its type)."""
+    moved = set().union(*_APPLIES_TO.values())
+    outer = {key: value for key, value in node.items() if key != "type" and key not in moved}
+    outer["anyOf"] = [
+        {"type": kind, **{key: value for key, value in node.items() if key in _APPLIES_TO.get(kind, ())}}
+        for kind in kinds
+    ]
+    return outer
+
+
 def load_checked_yaml(path: str, raw: bytes, schema_name: str, what: str) -> Any:
     """A settings file (a rule, a pack.yaml) parsed strictly and checked against its schema;
     any problem is a configuration error naming the file and the line."""

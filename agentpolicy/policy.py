@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from agentpolicy.config import Config, is_locked_rule, override_weakens
+from agentpolicy.conflicts import CONFLICT_HINT, conflict_line
 from agentpolicy.filenames import display_path, rename_hint, unsafe_name
 from agentpolicy.model import ERROR, Document, Finding, LoadResult
 from agentpolicy.rules.agent_rules import check_actions, check_owner
@@ -33,6 +34,13 @@ def load_agent(path: str, raw: bytes | None, *, is_link: bool = False) -> LoadRe
         )
     if raw is None:
         return LoadResult(None, [_file_finding(path, "agent file cannot be read", "check the path")])
+    conflict = conflict_line(raw)
+    if conflict is not None:
+        shown = display_path(path)
+        found = _file_finding(
+            path, f"merge conflict in {shown}: resolve it", CONFLICT_HINT.format(path=shown)
+        )
+        return LoadResult(None, [replace(found, line=conflict)])
     result = load_yaml(path, raw)
     if result.document is not None and not isinstance(result.document.data, dict):
         return LoadResult(

@@ -64,11 +64,45 @@ def sign(payload: bytes, key: str, *, key_in_agent: bool = False) -> str:
         ) from None
     if done.returncode != 0 or b"BEGIN SSH SIGNATURE" not in done.stdout:
         problem = done.stderr.decode("utf-8", "replace").strip() or "unknown error"
+        if not key_in_agent and (b"passphrase" in done.stderr or _needs_passphrase(key)):
+            raise SigningError(
+                f"cannot sign with {key}: the key is protected by a passphrase that ssh-keygen "
+                "could not ask for (no terminal and no ssh-agent holding it)",
+                f"load it into ssh-agent once with `ssh-add {key}`, then pass the public key: "
+                f"--key {key}.pub",
+            )
         raise SigningError(
             f"ssh-keygen could not sign with {key}: {problem}",
             "pass a private key (or a public key whose private half is in ssh-agent) with --key",
         )
     return done.stdout.decode("ascii").strip() + "\n"
+
+
+def _needs_passphrase(key: str) -> bool:
+    """True when the private key file is encrypted (OpenSSH format with a cipher, or an
+    encrypted PEM key): only ssh-agent, or a terminal to type into, can unlock it."""
+    import base64
+    import binascii
+
+    try:
+        with open(key, "rb") as handle:
+            text = handle.read(64 * 1024)
+    except OSError:
+        return False
+    if b"ENCRYPTED" in text.split(b"\n\n", 1)[0]:
+        return True  # PEM: "Proc-Type: 4,ENCRYPTED" or "BEGIN ENCRYPTED PRIVATE KEY"
+    lines = text.strip().splitlines()
+    if not lines or lines[0].strip() != b"-----BEGIN OPENSSH PRIVATE KEY-----":
+        return False
+    try:
+        body = base64.b64decode(b"".join(line.strip() for line in lines[1:-1]))
+    except (binascii.Error, ValueError):
+        return False
+    magic = b"openssh-key-v1\0"
+    if not body.startswith(magic) or len(body) < len(magic) + 4:
+        return False
+    size = int.from_bytes(body[len(magic) : len(magic) + 4], "big")
+    return body[len(magic) + 4 : len(magic) + 4 + size] != b"none"
 
 
 def verify_with_ssh_keygen(

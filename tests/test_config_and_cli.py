@@ -21,7 +21,7 @@ def ap(tmp_path: Path, *args: str) -> tuple[int, str, str]:
         ("agnets: [x]\n", "unknown key `agnets`"),
         ("require_signatures: 'yes please'\n", "invalid value for `require_signatures`"),
         ("agents: agents/*.yaml\n", "invalid value for `agents`"),
-        ("rules: {AP101: maybe}\n", "invalid value for `rules.AP101`"),
+        ("rules: {AP101: maybe}\n", "rules.AP101 must be one of error, warning or off (got 'maybe')"),
         ("allow_self_approval: [true]\n", "invalid value for `allow_self_approval`"),
         ("agents: [x]\nagents: [y]\n", "duplicate key 'agents'"),
         ("- a\n- b\n", "must be a mapping"),

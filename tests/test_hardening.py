@@ -108,7 +108,7 @@ HOSTILE_YAML: dict[str, tuple[bytes, int, str]] = {
     "omap-tag": (b"a: !!omap [x: 1]\n", 1, "tag"),
     "local-tag-on-mapping": (b"a: !custom {x: 1}\n", 1, "tag"),
     "verbatim-tag": (b"a: !<tag:example.com,2000:app> x\n", 1, "tag"),
-    "version-1.10": (BILLING.replace("version: 1.4.0", "version: 1.10").encode(), 1, 'version: "1.10"'),
+    "version-1.10": (BILLING.replace("version: 1.4.0", "version: 1.10").encode(), 1, 'version: "1.10.0"'),
     "version-integer": (BILLING.replace("version: 1.4.0", "version: 2").encode(), 1, "must be a string"),
     "action-no": (BILLING.replace("action: send-notifications", "action: no").encode(), 1, 'action: "no"'),
     "action-on": (BILLING.replace("action: send-notifications", "action: on").encode(), 1, 'action: "on"'),
@@ -335,7 +335,7 @@ def test_an_index_with_conflicts_is_refused_clearly(repo: GitRepo, keys: dict[st
     assert merge.code != 0
     done = repo.ap("check", "--staged")
     assert done.code == 2
-    assert "unresolved conflicts (agents/billing-cycle.yaml)" in done.err
+    assert "merge conflict in agents/billing-cycle.yaml: resolve it" in done.err
     assert "resolve the conflicts" in done.err
 
 

@@ -33,7 +33,7 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
     "invalid-utf8": (b"name: caf\xe9\n", "not valid UTF-8"),
     "version-as-float": (
         BILLING.replace("version: 1.4.0", "version: 1.10").encode(),
-        'quote the value: version: "1.10"',
+        'quote the value: version: "1.10.0"',
     ),
     "action-as-boolean": (
         BILLING.replace("action: send-notifications", "action: no").encode(),

@@ -99,7 +99,8 @@ def test_an_irreversible_autonomous_action_without_rollback_fails_in_production(
     code, report = check(tmp_path, text)
     assert code == 1
     finding = next(f for f in report["findings"] if f["rule"] == "AP120")
-    assert finding["line"] == 11  # points at the autonomous list, not line 1
+    assert finding["line"] == 14  # points at the irreversible autonomous action itself, not line 1
+    assert "send-notifications" in finding["message"]
 
 
 def test_an_irreversible_autonomous_action_with_a_rollback_passes(tmp_path: Path) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.parse
 from typing import Any
 
 from agentpolicy import __version__
+from agentpolicy.filenames import path_bytes
 from agentpolicy.model import Finding
 from agentpolicy.report.rules_doc import rule_markdown
 from agentpolicy.report.safe import json_text, sarif_text
@@ -26,6 +28,13 @@ def fingerprint(finding: Finding) -> str:
     (which moves when unrelated lines are edited)."""
     key = "\0".join((finding.rule, finding.path, finding.agent, finding.message))
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def artifact_uri(path: str) -> str:
+    """A repository path as an RFC 3986 relative reference: the raw name's bytes, each one
+    outside the unreserved set (space, %, #, ?, non-ASCII, bytes that are not UTF-8)
+    percent-encoded, so code scanning opens exactly the file, and `/` kept as the separator."""
+    return urllib.parse.quote(path_bytes(path), safe="/")
 
 
 def _rule(rule: RuleInfo) -> dict[str, Any]:
@@ -60,7 +69,7 @@ def render(result: CheckResult) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": artifact_uri(finding.path), "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": max(1, finding.line), "startColumn": max(1, finding.column)},
                     }
                 }

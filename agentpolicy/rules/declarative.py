@@ -6,6 +6,7 @@ format their editors already understand; nothing here is a new DSL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ class DeclarativeRule:
     require: Any
     severity_by_stage: dict[str, str]
     at: JsonPath
+    each: JsonPath = ()
+    each_when: Any = None
 
     def severity_for(self, data: dict[str, Any]) -> str:
         stage = data.get("stage")
@@ -46,18 +49,56 @@ class DeclarativeRule:
         error = next(iter(require.iter_errors(data)), None)
         if error is None:
             return
+        agent = str(data.get("name", ""))
+        if self.each:
+            for index, item in self._matching_items(data):
+                line, column = document.position((*self.each, index))
+                yield self._finding(document, line, column, severity, agent, item)
+            return
         path: JsonPath = self.at or tuple(error.absolute_path)
         line, column = document.position(path)
-        yield Finding(
+        yield self._finding(document, line, column, severity, agent, None)
+
+    def _matching_items(self, data: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+        """The items of the list at `each` that `each_when` selects (all of them without it)."""
+        items: Any = data
+        for part in self.each:
+            items = items.get(part) if isinstance(items, dict) else None
+        if not isinstance(items, list):
+            return
+        for index, item in enumerate(items):
+            if self.each_when is None or _is_valid(self.each_when, item):
+                yield index, item
+
+    def _finding(
+        self, document: Document, line: int, column: int, severity: str, agent: str, item: Any
+    ) -> Finding:
+        return Finding(
             path=document.path,
             line=line,
             column=column,
             rule=self.info.id,
             severity=severity,
-            message=self.info.message,
-            hint=self.info.hint,
-            agent=str(data.get("name", "")),
+            message=_fill(self.info.message, item),
+            hint=_fill(self.info.hint, item),
+            agent=agent,
         )
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def _fill(text: str, item: Any) -> str:
+    """`{field}` in a rule's message names that field of the item a finding is about; only
+    plain text values of a mapping item are filled in, anything else stays as written."""
+    if not isinstance(item, dict):
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        found = item.get(match[1])
+        return found if isinstance(found, str) else match[0]
+
+    return _PLACEHOLDER.sub(value, text)
 
 
 _COMPILED: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -84,6 +125,7 @@ def load_rule(path: str, raw: bytes, source: str) -> DeclarativeRule:
     """Parse and validate one rule file; a broken rule is a configuration error."""
     data = load_checked_yaml(path, raw, "rule", "rule")
     at = tuple(part for part in str(data.get("at", "")).split("/") if part)
+    each = tuple(part for part in str(data.get("each", "")).split("/") if part)
     info = RuleInfo(
         id=data["id"],
         name=data.get("name", data["id"].lower()),
@@ -93,7 +135,15 @@ def load_rule(path: str, raw: bytes, source: str) -> DeclarativeRule:
         description=" ".join(str(data.get("description", data["message"])).split()),
         source=source,
     )
-    return DeclarativeRule(info, data.get("when"), data["require"], data.get("severity_by_stage", {}), at)
+    return DeclarativeRule(
+        info,
+        data.get("when"),
+        data["require"],
+        data.get("severity_by_stage", {}),
+        at,
+        each,
+        data.get("each_when"),
+    )
 
 
 def builtin_declarative_rules() -> tuple[DeclarativeRule, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -98,13 +99,17 @@ def _explain(error: Any, path: JsonPath, document: Document) -> tuple[str, str, 
     if kind == "type":
         raw = document.raw_scalars.get(path)
         expected = error.validator_value
+        key = path[-1] if path else name
         message = f"`{name}` must be {_article(expected)}, not {_describe(error.instance)}"
         if expected == "string" and raw is not None:
-            return (
-                f"{message} (YAML reads {raw} as {_describe(error.instance)})",
-                f'quote the value: {path[-1] if path else name}: "{raw}"',
-                path,
-            )
+            message = f"{message} (YAML reads {raw} as {_describe(error.instance)})"
+            fixed = _valid_string(error.schema, _string_candidates(key, raw))
+            if fixed is not None:
+                return message, f'quote the value: {key}: "{fixed}"', path
+            return message, f"write `{name}` as a quoted string: {_expected(error.schema)}", path
+        typed = _typed_value(expected, error.instance)
+        if typed is not None:
+            return message, f"write it without quotes: `{key}: {typed}`", path
         return message, f"write `{name}` as {_article(expected)}", path
     if kind in ("enum", "const"):
         allowed = error.validator_value if kind == "enum" else [error.validator_value]
@@ -118,10 +123,63 @@ def _explain(error: Any, path: JsonPath, document: Document) -> tuple[str, str, 
         limit = error.validator_value
         return f"`{name}` is longer than {limit} characters", f"shorten `{name}` to {limit} or fewer", path
     if kind == "pattern":
-        description = error.schema.get("description", f"a value matching {error.validator_value}")
         shown = repr(error.instance) if len(error.instance) <= 200 else repr(error.instance[:200]) + "..."
-        return f"`{name}` {shown} is not valid", f"expected: {description}", path
+        hint = f"expected: {_expected(error.schema)}"
+        fixed = _valid_string(error.schema, _string_candidates(path[-1] if path else name, error.instance))
+        if fixed is not None and path:
+            hint = f'{hint.rstrip(".")}; for example: `{path[-1]}: "{fixed}"`'
+        return f"`{name}` {shown} is not valid", hint, path
     return f"`{name}`: {error.message}", "see `agentpolicy schema`", path
+
+
+def _expected(schema: Any) -> str:
+    return str(schema.get("description", f"a value matching {schema.get('pattern')}"))
+
+
+_NUMBERS = re.compile(r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?")
+
+
+def _string_candidates(key: Any, raw: str) -> list[str]:
+    """What the user most likely meant, best first: `version: 1.4` meant "1.4.0" (a full
+    semantic version), anything else meant its own text, quoted."""
+    candidates = []
+    numbers = _NUMBERS.fullmatch(raw.strip())
+    if key == "version" and numbers:
+        candidates.append(".".join(part or "0" for part in numbers.groups()))
+    candidates.append(raw)
+    if key == "version":
+        candidates.append("1.0.0")
+    return candidates
+
+
+def _valid_string(schema: Any, candidates: list[str]) -> str | None:
+    """The first candidate the field's own schema accepts: a suggested fix is never itself
+    an error (quoting `1.4` gives "1.4", which is not a semantic version)."""
+    import json
+
+    from agentpolicy.fastschema import strict_validator
+
+    if "$ref" in json.dumps(schema):
+        return None  # a part of the schema that cannot be judged alone: suggest nothing
+    for candidate in candidates:
+        if '"' in candidate or "\\" in candidate:
+            continue  # would need escaping inside the suggested double quotes
+        if strict_validator(schema).is_valid(candidate):
+            return candidate
+    return None
+
+
+def _typed_value(expected: Any, value: Any) -> str | None:
+    """`'1'` where a whole number belongs, `'true'` where a boolean belongs: the value as YAML
+    reads it when written without quotes, if there is exactly one such value."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if expected == "integer" and re.fullmatch(r"-?[0-9]+", text):
+        return str(int(text))
+    if expected == "boolean" and text.lower() in ("true", "false"):
+        return text.lower()
+    return None
 
 
 def _article(expected: Any) -> str:
