@@ -12,7 +12,7 @@ import yaml
 
 from agentpolicy.atomic import repo_target, write_new_in
 from agentpolicy.config import CONFIG_PATH, Config, load_config, read_config_file
-from agentpolicy.errors import AgentPolicyError, SigningError
+from agentpolicy.errors import AgentPolicyError, AlreadyExists, SigningError
 from agentpolicy.model import ERROR
 from agentpolicy.policy import check_loaded, load_agent
 from agentpolicy.reviews import entry_path, load_review, signed_payload
@@ -102,8 +102,25 @@ def approve(request: ApproveRequest) -> ApproveResult:
             "internal error: the entry does not read back identically",
             "please report this with the agent file",
         )
-    write_new_in(workdir, relative, text.encode("utf-8"))
+    relative = _write_entry(workdir, relative, text.encode("utf-8"))
     return ApproveResult(relative, entry, signed, warnings)
+
+
+def _write_entry(workdir: str, relative: str, data: bytes) -> str:
+    """Create the entry under a free name; if another run took the name in the meantime (the
+    same reviewer approving twice at once), take the next one. The signature covers the
+    entry's fields, not its file name, so the signed bytes stay valid under any name."""
+    wanted = relative
+    for _attempt in range(50):
+        try:
+            write_new_in(workdir, relative, data)
+            return relative
+        except AlreadyExists:
+            relative = _free_path(workdir, wanted)
+    raise AgentPolicyError(
+        f"could not find a free name for {wanted} after 50 tries",
+        "many approvals are being written at this moment: try again",
+    )
 
 
 def _reviews_folder(repo: Any, config: Config) -> str:

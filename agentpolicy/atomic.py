@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 
-from agentpolicy.errors import WriteError
+from agentpolicy.errors import AlreadyExists, WriteError
 
 
 def current_umask() -> int:
@@ -20,6 +21,56 @@ def current_umask() -> int:
     previous = os.umask(0o077)
     os.umask(previous)
     return previous
+
+
+STALE_AFTER = 3600.0  # seconds: a temporary file this old belongs to a run that was killed
+
+
+def scratch_folder(near: str) -> str | None:
+    """A folder for temporary files inside the git directory of the repository around ``near``.
+
+    Why: a temporary file beside its target sits in the working tree, and a run killed at
+    the wrong moment leaves it there for `git add -A` to commit. Inside the git directory
+    git never sees it; a hard link or rename then puts the finished file in place (same
+    file system, as the git directory nearly always is). None outside a repository, or
+    when the folder cannot be made: the caller then writes beside the target. Stale
+    files from killed runs are removed here, by the next writer.
+    """
+    try:
+        import pygit2
+
+        found = pygit2.discover_repository(os.path.abspath(near))
+    except Exception:  # no repository, or one libgit2 cannot open: write beside
+        return None
+    if not found:
+        return None
+    folder = os.path.join(found, "agentpolicy", "tmp")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.path.islink(folder) or not os.path.isdir(folder):
+            return None
+        _remove_stale(folder)
+    except OSError:
+        return None
+    return folder
+
+
+def _remove_stale(folder: str) -> None:
+    import time
+
+    now = time.time()
+    for name in os.listdir(folder):
+        if name.startswith(".agentpolicy-") and name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                if now - os.lstat(os.path.join(folder, name)).st_mtime > STALE_AFTER:
+                    os.unlink(os.path.join(folder, name))
+
+
+def _same_device(first: str, second: str) -> bool:
+    try:
+        return os.stat(first).st_dev == os.stat(second).st_dev
+    except OSError:
+        return False
 
 
 def _create_temporary(folder: str) -> tuple[int, str]:
@@ -48,6 +99,9 @@ def replace_file(path: str, data: bytes) -> None:
     temporary file is removed and ``path`` is left as it was.
     """
     folder = os.path.dirname(os.path.abspath(path))
+    scratch = scratch_folder(folder) if os.path.isdir(folder) else None
+    if scratch is not None and _same_device(scratch, folder):
+        folder = scratch
     try:
         handle, temporary = _create_temporary(folder)
     except OSError as exc:
@@ -94,7 +148,7 @@ def write_new(path: str, data: bytes) -> None:
                 os.fsync(stream.fileno())
             os.link(temporary, path)
         except FileExistsError:
-            raise WriteError(
+            raise AlreadyExists(
                 f"{path} already exists; it was not changed",
                 "choose another name, or remove the file yourself",
                 path=path,
@@ -177,35 +231,49 @@ def write_new_in(root: str, relative: str, data: bytes) -> None:
                 ) from exc
             os.close(folder)
             folder = inner
-        _link_new_at(folder, parts[-1], data, shown)
+        _link_new_at(folder, parts[-1], data, shown, scratch_folder(root))
     finally:
         os.close(folder)
 
 
-def _link_new_at(folder: int, name: str, data: bytes, shown: str) -> None:
-    """Temporary file, flushed, then hard-linked to ``name`` in the open ``folder`` (fails if taken)."""
+def _link_new_at(folder: int, name: str, data: bytes, shown: str, scratch: str | None = None) -> None:
+    """Temporary file, flushed, then hard-linked to ``name`` in the open ``folder`` (fails if taken).
+
+    The temporary file lives in ``scratch`` (inside the git directory, where `git add -A`
+    never sees it) when given, and beside the target otherwise or when the two are on
+    different file systems.
+    """
     import secrets
 
     temporary = f".agentpolicy-{secrets.token_hex(8)}.tmp"
+    where: int | None = folder
+    if scratch is not None:
+        with contextlib.suppress(OSError):
+            where = os.open(scratch, _NO_FOLLOW_DIR)
     try:
-        handle = os.open(
-            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder
-        )
-    except OSError as exc:
-        raise WriteError(
-            f"cannot write in the folder of {shown}: {exc.strerror}",
-            "check permissions and free space",
-            path=shown,
-        ) from exc
-    try:
+        try:
+            handle = os.open(
+                temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=where
+            )
+        except OSError as exc:
+            raise WriteError(
+                f"cannot write in the folder of {shown}: {exc.strerror}",
+                "check permissions and free space",
+                path=shown,
+            ) from exc
         try:
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
-            os.link(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+            try:
+                os.link(temporary, name, src_dir_fd=where, dst_dir_fd=folder)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV or where == folder:
+                    raise
+                _link_new_at(folder, name, data, shown)  # another file system: write beside it
         except FileExistsError:
-            raise WriteError(
+            raise AlreadyExists(
                 f"{shown} already exists; it was not changed",
                 "choose another name, or remove the file yourself",
                 path=shown,
@@ -214,6 +282,9 @@ def _link_new_at(folder: int, name: str, data: bytes, shown: str) -> None:
             raise WriteError(
                 f"cannot write {shown}: {exc.strerror}", "check permissions and free space", path=shown
             ) from exc
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=where)
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary, dir_fd=folder)
+        if where != folder and where is not None:
+            os.close(where)

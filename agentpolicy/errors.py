@@ -42,3 +42,7 @@ class SigningError(AgentPolicyError):
 
 class WriteError(AgentPolicyError):
     """A file could not be written safely (it exists, or the disk refused)."""
+
+
+class AlreadyExists(WriteError):
+    """The name was taken (by another run, at the same moment): nothing was changed."""
