@@ -231,6 +231,8 @@ def check(
         if pushed:
             base, head = _pushed_range()
         fmt = fmt or "text"
+        if fmt == "github" and base and not (ci or pushed):  # the Action's `base` input: a summary too
+            summary_path = os.environ.get("GITHUB_STEP_SUMMARY") or None
         mode = PATHS if paths else STAGED if staged else RANGE if (base or pushed) else WORKTREE
         result = run_check(
             CheckRequest(mode=mode, paths=paths, base=base, head=head, base_fallbacks=fallbacks)

@@ -29,7 +29,7 @@ def test_the_policy_pack_is_loaded_from_an_installed_wheel(tmp_path: Path) -> No
         capture_output=True,
         cwd=tmp_path,
     )
-    wheel = next(wheels.glob("agentpolicy-*.whl"))
+    wheel = next(wheels.glob("git_agentpolicy-*.whl"))  # the distribution is git-agentpolicy
     names = zipfile.ZipFile(wheel).namelist()
     assert "agentpolicy/policies/schemas/agent.schema.json" in names
     assert "agentpolicy/policies/rules/AP110.yaml" in names
