@@ -688,6 +688,8 @@ def _print_plan(plan: Any, dry_run: bool) -> None:
         plan.carry_out()
         changed = [a for a in plan.actions if a.verb != "skip"]
         click.echo("Nothing to do: already set up." if not changed else f"Done: {len(changed)} change(s).")
+    for warning in plan.warnings:
+        _say(f"warning: {warning}", err=True)
     if plan.next_steps:
         click.echo("Next steps:")
         for step in plan.next_steps:
@@ -696,19 +698,31 @@ def _print_plan(plan: Any, dry_run: bool) -> None:
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Show what would be created or appended, and change nothing.")
-def init(dry_run: bool) -> None:
-    """Guard this repository: config, folders, allowed signers and the pre-commit hook.
+@click.option(
+    "--solo",
+    is_flag=True,
+    help="A single maintainer: set allow_self_approval: true in the new .agentpolicy.yaml (with a warning).",
+)
+def init(dry_run: bool, solo: bool) -> None:
+    """Guard this repository: config, folders, allowed signers and the pre-commit hooks.
 
     Creates .agentpolicy.yaml with documented defaults, the agents/ and
     reviews/ folders, .agentpolicy/allowed_signers (seeded with your git SSH
-    signing key when gpg.format is ssh), and adds the hook to
-    .pre-commit-config.yaml (appended, every existing byte kept). Never
-    overwrites a file; running it twice changes nothing.
+    signing key when gpg.format is ssh, else it prints how to make one), and
+    local pre-commit hooks for commit, merge and push in .pre-commit-config.yaml
+    (appended to an existing one, every byte kept, or left untouched with the
+    snippet to paste). Never overwrites a file, never writes into .git/hooks
+    (run `pre-commit install` next); running it twice changes nothing.
+
+    \b
+    Example:
+      agentpolicy init && pre-commit install
+      agentpolicy init --solo      one maintainer who approves their own pilots
     """
     with error_handler():
         from agentpolicy.scaffold import plan_init
 
-        _print_plan(plan_init(), dry_run)
+        _print_plan(plan_init(solo=solo), dry_run)
 
 
 @main.command()
