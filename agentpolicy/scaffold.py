@@ -164,7 +164,7 @@ def plan_init(start: str = ".", solo: bool = False) -> Plan:
             plan.warnings.append(SOLO_BY_HAND.format(config=CONFIG_PATH))
     else:
         text = solo_config_text() if solo else CONFIG_TEXT
-        why = "documented defaults" + (", allow_self_approval: true (--solo)" if solo else "")
+        why = "documented defaults" + ("; --solo: allow_self_approval: true" if solo else "")
         plan.actions.append(Action(CONFIG_PATH, "create", why, text.encode()))
         config = load_config(text.encode())
         if solo:
@@ -182,10 +182,13 @@ def plan_init(start: str = ".", solo: bool = False) -> Plan:
     first_signer_steps = _plan_signers(plan, repo, config.allowed_signers, exists)
     install = _plan_hooks(plan, root)
     plan.next_steps[:0] = first_signer_steps
+    plan.next_steps.append(f"{install}   # turn on the commit, merge and push hooks (pip install pre-commit)")
+    if not solo:
+        plan.next_steps.append(
+            "# each reviewer adds their key (they run this in a checkout, or send you the line):\n"
+            + append_command("$(git config user.email)", config.allowed_signers)
+        )
     plan.next_steps += [
-        f"{install}   # turn on the commit, merge and push hooks (pip install pre-commit)",
-        "# each reviewer adds their key (they run this in a checkout, or send you the line):\n"
-        + append_command("$(git config user.email)", config.allowed_signers),
         'git add -A && git commit -m "Guard agents with agentpolicy"',
         "agentpolicy new my-agent   # scaffold your first agent",
     ]

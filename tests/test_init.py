@@ -432,3 +432,19 @@ def test_the_local_hooks_init_writes_match_the_published_hook_definitions() -> N
     for hook, local in zip(published, OUR_REPO["hooks"], strict=True):
         for key in ("entry", "pass_filenames", "always_run", "stages"):
             assert hook[key] == local[key], (hook["id"], key)
+
+
+def test_attack_turning_self_approval_on_later_needs_a_second_signer(repo: GitRepo, keys: dict) -> None:
+    """Why the README says to choose --solo at init: once the trust root is committed, an author
+    cannot grant themselves self-approval by approving that change themselves."""
+    with_signing_key(repo, keys["dev"])
+    assert repo.ap("init").code == 0
+    repo.commit("guard")
+    repo.write(
+        ".agentpolicy.yaml",
+        repo.read(".agentpolicy.yaml").replace("allow_self_approval: false", "allow_self_approval: true"),
+    )
+    assert repo.ap("approve", "--trust-root").code == 0
+    repo.stage()
+    done = repo.ap("check", "--staged")
+    assert done.code == 1 and "AP205" in done.out, done.text
