@@ -713,11 +713,13 @@ def init(dry_run: bool, solo: bool) -> None:
     (appended to an existing one, every byte kept, or left untouched with the
     snippet to paste). Never overwrites a file, never writes into .git/hooks
     (run `pre-commit install` next); running it twice changes nothing.
+    Working alone? --solo lets you approve your own changes (see the README).
 
     \b
     Example:
-      agentpolicy init && pre-commit install
-      agentpolicy init --solo      one maintainer who approves their own pilots
+      agentpolicy init --dry-run
+      agentpolicy init
+      pre-commit install
     """
     with error_handler():
         from agentpolicy.scaffold import plan_init
@@ -732,8 +734,10 @@ def init(dry_run: bool, solo: bool) -> None:
 def new(agent: str, path: str | None, dry_run: bool) -> None:
     """Scaffold a new agent at stage pilot, with the five questions to answer.
 
-    The owner is taken from git config. `agentpolicy check` then passes with
-    warnings that list what to answer before production.
+    The owner is taken from git config. `agentpolicy check` then lists, as
+    warnings, what to answer before production, and (AP201) that a reviewer
+    must approve the new agent with `agentpolicy approve AGENT` before the
+    commit that adds it.
     """
     with error_handler():
         from agentpolicy.scaffold import plan_new

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import GitRepo, Key, Run, make_key, run
+from tests.helpers import AGENTPOLICY, GitRepo, Key, Run, make_key, run
 
 PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
 CONFIG = ".pre-commit-config.yaml"
@@ -448,3 +448,43 @@ def test_attack_turning_self_approval_on_later_needs_a_second_signer(repo: GitRe
     repo.stage()
     done = repo.ap("check", "--staged")
     assert done.code == 1 and "AP205" in done.out, done.text
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_files_init_and_new_write_honour_the_umask_and_an_appended_file_keeps_its_mode(
+    repo: GitRepo, umask: int
+) -> None:
+    repo.write(CONFIG, STYLES["flow_style_empty_list"])
+    (repo.path / CONFIG).chmod(0o664)
+    for command in ("init", "new invoice-triage"):
+        done = run(["bash", "-c", f"umask {umask:03o} && {AGENTPOLICY} {command}"], repo.path, repo.env)
+        assert done.code == 0, done.text
+    for path in (
+        ".agentpolicy.yaml",
+        "agents/.gitkeep",
+        ".agentpolicy/allowed_signers",
+        "agents/invoice-triage.yaml",
+    ):
+        assert (repo.path / path).stat().st_mode & 0o777 == 0o666 & ~umask, path
+    assert (repo.path / ".agentpolicy").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (repo.path / CONFIG).stat().st_mode & 0o777 == 0o664
+
+
+def test_without_pre_commit_importable_a_structural_check_stands_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentpolicy.precommit_config import plan_hook_edit
+
+    for module in ("cfgv", "pre_commit", "pre_commit.clientlib"):
+        monkeypatch.setitem(sys.modules, module, None)  # import now fails, as where pre-commit is absent
+    for style in STYLES.values():
+        edit = plan_hook_edit(style)
+        assert edit.verb == "append", edit
+        original = style
+        updated = original[: edit.insert_at] + edit.content + original[edit.insert_at :]
+        assert_is_our_repo(yaml.safe_load(updated)["repos"][-1])
+    for original, problem in (
+        (b"repos:\n  - repo: local\n", "repo 1 needs a `hooks:` list"),
+        (b"- repo: local\n", "must be a mapping"),
+        (b"repos: {}\n", "`repos:` must be a list"),
+    ):
+        edit = plan_hook_edit(original)
+        assert edit.verb == "skip" and problem in (edit.problem or ""), edit
