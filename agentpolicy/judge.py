@@ -381,7 +381,11 @@ def version_bump_problem(change: AgentChange, *, locate: bool = True) -> Finding
 def _entry_finding(entry: ReviewEntry, rule: str, message: str, subject: Subject) -> Finding:
     hint = f"ask for a review of the current content: {subject.approve_command}"
     if rule == RULE_SELF_APPROVAL:
-        hint = f"ask someone who did not author the change to run: {subject.approve_command}"
+        hint = (
+            f"ask someone who did not author the change to run: {subject.approve_command}; working alone, "
+            "set `allow_self_approval: true` in .agentpolicy.yaml (what `agentpolicy init --solo` writes), "
+            "a trust-root change approved like any other"
+        )
     return Finding(entry.path, 1, 1, rule, ERROR, message, hint, agent=subject.name)
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from agentpolicy import __version__
 from agentpolicy.atomic import repo_target, write_new_in
 from agentpolicy.config import (
     CONFIG_PATH,
@@ -27,10 +25,9 @@ from agentpolicy.config import (
     read_config_file,
 )
 from agentpolicy.errors import AgentPolicyError, WriteError
+from agentpolicy.first_signer import append_command, find_first_signer
 from agentpolicy.globs import static_prefix
-
-HOOK_REPO = "https://github.com/agentpolicy/agentpolicy"
-PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
+from agentpolicy.precommit_config import PRE_COMMIT_CONFIG, block_entry, plan_hook_edit
 
 CONFIG_TEXT = f"""\
 # agentpolicy configuration: every key is optional; the values below are the defaults.
@@ -68,6 +65,7 @@ class Action:
     reason: str
     content: bytes = b""
     insert_at: int | None = None
+    expected: bytes | None = None  # an appended file's bytes when planned: changed since, nothing is written
 
     def describe(self) -> str:
         return f"{self.verb:<7} {self.path}  ({self.reason})"
@@ -78,6 +76,7 @@ class Plan:
     root: str
     actions: list[Action] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def carry_out(self) -> None:
         for action in self.actions:
@@ -85,15 +84,23 @@ class Plan:
                 write_new_in(self.root, action.path, action.content)
             elif action.verb == "append":
                 repo_target(self.root, action.path)
-                _insert(os.path.join(self.root, action.path), action.content, action.insert_at)
+                _insert(
+                    os.path.join(self.root, action.path), action.content, action.insert_at, action.expected
+                )
 
 
-def _insert(path: str, text: bytes, at: int | None) -> None:
+def _insert(path: str, text: bytes, at: int | None, expected: bytes | None) -> None:
     """Insert into an existing file atomically (temporary file, then rename), keeping every byte."""
     import tempfile
 
     with open(path, "rb") as handle:
         original = handle.read()
+    if expected is not None and original != expected:
+        raise WriteError(
+            f"{path} changed while init was running; it was not changed",
+            "run agentpolicy init again",
+            path=path,
+        )
     position = len(original) if at is None else at
     updated = original[:position] + text + original[position:]
     folder = os.path.dirname(path) or "."
@@ -114,26 +121,31 @@ def _read(path: str) -> bytes:
         return handle.read()
 
 
-def _signing_line(repo: Any) -> str | None:
-    if (repo.config_value("gpg.format") or "").lower() != "ssh":
-        return None
-    key = repo.config_value("user.signingkey")
-    identity = repo.identity()
-    if not key or identity is None:
-        return None
-    literal = key.removeprefix("key::")
-    if not literal.startswith(("ssh-", "ecdsa-", "sk-")):
-        path = os.path.expanduser(key)
-        path = path if path.endswith(".pub") else path + ".pub"
-        try:
-            with open(path, encoding="utf-8") as handle:
-                literal = handle.read().strip()
-        except OSError:
-            return None
-    return f'{identity.email} namespaces="agentpolicy-review" {literal}'
+SOLO_WARNING = (
+    "--solo: allow_self_approval is true in {config}, so you may approve your own changes. "
+    "Fine for pilots; an agent in production deserves a second person. When you have one: add "
+    "their key to {signers}, set `allow_self_approval: false`, sign that trust-root change with "
+    "`agentpolicy approve --trust-root` and commit it."
+)
+SOLO_BY_HAND = (
+    "--solo: {config} is already there and was left as it is; to approve your own changes, set "
+    "`allow_self_approval: true` in it, sign that trust-root change with `agentpolicy approve --trust-root` "
+    "and commit both"
+)
 
 
-def plan_init(start: str = ".") -> Plan:
+def solo_config_text() -> str:
+    """The default configuration with self-approval allowed, and how to turn it off again."""
+    return CONFIG_TEXT.replace(
+        "# A reviewer may not approve a change they authored:\nallow_self_approval: false\n",
+        "# A reviewer may not approve a change they authored, unless this is true (`init --solo`).\n"
+        "# Turning it off later is a trust-root change: edit it, then `agentpolicy approve --trust-root`.\n"
+        "allow_self_approval: true\n",
+    )
+
+
+def plan_init(start: str = ".", solo: bool = False) -> Plan:
+    """Everything `init` would create or append, with the warnings and next steps to print."""
     from agentpolicy.gitrepo import Repo
 
     repo = Repo(start)
@@ -148,9 +160,15 @@ def plan_init(start: str = ".") -> Plan:
     if raw is not None:
         plan.actions.append(Action(CONFIG_PATH, "skip", "already there; left as it is"))
         config = load_config(raw, CONFIG_PATH)
+        if solo and not config.allow_self_approval:
+            plan.warnings.append(SOLO_BY_HAND.format(config=CONFIG_PATH))
     else:
-        plan.actions.append(Action(CONFIG_PATH, "create", "documented defaults", CONFIG_TEXT.encode()))
-        config = load_config(CONFIG_TEXT.encode())
+        text = solo_config_text() if solo else CONFIG_TEXT
+        why = "documented defaults" + ("; --solo: allow_self_approval: true" if solo else "")
+        plan.actions.append(Action(CONFIG_PATH, "create", why, text.encode()))
+        config = load_config(text.encode())
+        if solo:
+            plan.warnings.append(SOLO_WARNING.format(config=CONFIG_PATH, signers=config.allowed_signers))
     agents_folder = static_prefix(config.agents[0]).rstrip("/") or "agents"
     for folder, why in (
         (agents_folder, "one YAML file per agent"),
@@ -161,97 +179,53 @@ def plan_init(start: str = ".") -> Plan:
             plan.actions.append(Action(folder + "/", "skip", "folder already there"))
         else:
             plan.actions.append(Action(keep, "create", f"the {folder}/ folder: {why}", b""))
-    if exists(config.allowed_signers):
-        plan.actions.append(Action(config.allowed_signers, "skip", "already there; left as it is"))
-    else:
-        line = _signing_line(repo)
-        body = SIGNERS_HEADER.replace("THIS_FILE", config.allowed_signers) + (f"{line}\n" if line else "")
-        why = (
-            "seeded with your git SSH signing key"
-            if line
-            else "no SSH signing key in git config: add reviewers"
+    first_signer_steps = _plan_signers(plan, repo, config.allowed_signers, exists)
+    install = _plan_hooks(plan, root)
+    plan.next_steps[:0] = first_signer_steps
+    plan.next_steps.append(f"{install}   # turn on the commit, merge and push hooks (pip install pre-commit)")
+    if not solo:
+        plan.next_steps.append(
+            "# each reviewer adds their key (they run this in a checkout, or send you the line):\n"
+            + append_command("$(git config user.email)", config.allowed_signers)
         )
-        plan.actions.append(Action(config.allowed_signers, "create", why, body.encode()))
-        if not line:
-            plan.next_steps.append(f"add each reviewer's SSH public key to {config.allowed_signers}")
-    plan.actions.append(_hook_action(root))
     plan.next_steps += [
-        "agentpolicy new my-agent            # scaffold your first agent",
-        "pre-commit install                  # activate the hook (pip install pre-commit first)",
-        f"git add {CONFIG_PATH} {config.allowed_signers} .pre-commit-config.yaml && git commit",
+        'git add -A && git commit -m "Guard agents with agentpolicy"',
+        "agentpolicy new my-agent   # scaffold your first agent",
     ]
     return plan
 
 
-HOOK_ENTRY = f"""\
-  - repo: {HOOK_REPO}
-    rev: v{__version__}
-    hooks:
-      - id: agentpolicy
-"""
+def _plan_signers(plan: Plan, repo: Any, signers: str, exists: Callable[[str], bool]) -> list[str]:
+    """Create the allowed-signers file seeded with the user's key; without a key, the steps to make one."""
+    if exists(signers):
+        plan.actions.append(Action(signers, "skip", "already there; left as it is"))
+        return []
+    first = find_first_signer(repo, signers)
+    body = SIGNERS_HEADER.replace("THIS_FILE", signers) + (f"{first.line}\n" if first.line else "")
+    if first.line:
+        plan.actions.append(Action(signers, "create", "seeded with your git SSH signing key", body.encode()))
+        return []
+    plan.actions.append(Action(signers, "create", "no SSH signing key in git config yet", body.encode()))
+    plan.warnings.append(
+        "git has no SSH signing key for you: make one and add yourself as the first signer "
+        "with the commands under Next steps"
+    )
+    return ["# your SSH signing key, and you as the first signer:\n" + "\n".join(first.instructions)]
 
 
-def _hook_action(root: str) -> Action:
+def _plan_hooks(plan: Plan, root: str) -> str:
+    """Create or append to the pre-commit config; return the `pre-commit install` line to run."""
     repo_target(root, PRE_COMMIT_CONFIG)
     path = os.path.join(root, PRE_COMMIT_CONFIG)
-    if not os.path.exists(path):
-        return Action(
-            PRE_COMMIT_CONFIG,
-            "create",
-            "pre-commit hook: agentpolicy check --staged",
-            ("repos:\n" + HOOK_ENTRY).encode(),
-        )
-    text = _read(path).decode("utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise AgentPolicyError(
-            f"{PRE_COMMIT_CONFIG} is not valid YAML: {exc}",
-            "fix it first; agentpolicy init never rewrites a file it cannot read",
-        ) from None
-    if isinstance(data, dict) and any(
-        hook.get("id") == "agentpolicy"
-        for repo in data.get("repos") or []
-        if isinstance(repo, dict)
-        for hook in repo.get("hooks") or []
-        if isinstance(hook, dict)
-    ):
-        return Action(PRE_COMMIT_CONFIG, "skip", "already runs the agentpolicy hook")
-    repos = _repos_node(node)
-    if repos is None or repos.flow_style:
-        raise AgentPolicyError(
-            f"{PRE_COMMIT_CONFIG} has no block-style `repos:` list to append to",
-            f"add the hook by hand:\n{HOOK_ENTRY}",
-        )
-    indent = repos.value[0].start_mark.column - 2 if repos.value else 2
-    entry = "".join(
-        " " * max(indent, 0) + line[2:] + "\n" if line.strip() else "\n" for line in HOOK_ENTRY.splitlines()
+    original = _read(path) if os.path.lexists(path) else None
+    edit = plan_hook_edit(original)
+    plan.actions.append(
+        Action(PRE_COMMIT_CONFIG, edit.verb, edit.reason, edit.content, edit.insert_at, original)
     )
-    # The list ends where the next top-level key (or the end of the file) begins:
-    # insert at the start of that line, so the new item follows the last one.
-    end = repos.end_mark.index
-    line_start = text.rfind("\n", 0, end) + 1
-    insert_at = line_start if not text[line_start:end].strip() else end
-    if insert_at > 0 and text[insert_at - 1] != "\n":
-        entry = "\n" + entry
-    byte_offset = len(text[:insert_at].encode("utf-8"))
-    return Action(
-        PRE_COMMIT_CONFIG,
-        "append",
-        "adds the agentpolicy hook; every other byte is kept",
-        entry.encode(),
-        byte_offset,
-    )
-
-
-def _repos_node(node: Any) -> Any:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for key, value in node.value:
-        if getattr(key, "value", None) == "repos" and isinstance(value, yaml.SequenceNode):
-            return value
-    return None
+    if edit.problem:
+        plan.warnings.append(f"{edit.problem}; it was left untouched: add the hooks under `repos:` by hand")
+        plan.next_steps.append(f"# add under `repos:` in {PRE_COMMIT_CONFIG}:\n" + block_entry().rstrip("\n"))
+    return edit.install_line or "pre-commit install"
 
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -329,5 +303,9 @@ def plan_new(name: str, start: str = ".", path: str | None = None) -> Plan:
             NEW_AGENT.format(name=name, owner=owner).encode(),
         )
     )
-    plan.next_steps += [f"agentpolicy check {relative}      # see which answers are still open"]
+    plan.next_steps += [
+        "agentpolicy check   # the open answers (warnings in a pilot), and AP201 until it is approved",
+        f"agentpolicy approve {name}   # a reviewer signs this content (you, only with allow_self_approval)",
+        f'git add {relative} {config.reviews.strip("/")}/ && git commit -m "Add {name}"',
+    ]
     return plan
