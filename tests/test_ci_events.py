@@ -221,7 +221,7 @@ def test_github_first_push_of_the_default_branch_is_a_whole_tree_policy_check(
     env = github(ci, tmp_path, "push", payload, GITHUB_REF="refs/heads/main")
     code, report = ci_json(ci, env)
     assert code == 0, report
-    assert report["files_checked"] == 1
+    assert report["summary"]["files_checked"] == 1 and report["changes"] == []
     note = range_note(report)
     assert "whole-tree policy check" in note and "all zeros" in note and "audit" in note
     # the policy still runs on every agent of the tree: a broken one fails the check
@@ -291,8 +291,8 @@ def test_github_tag_push_of_a_default_branch_commit_is_a_whole_tree_policy_check
 
 def test_github_default_branch_is_found_without_the_payload(fresh: World, tmp_path: Path) -> None:
     """No repository.default_branch: refs/remotes/origin/HEAD (a clone records it), else main/master."""
-    fresh.dev.git("checkout", "-q", "-b", "trunk", "main")
-    fresh.dev.git("push", "-q", "origin", "trunk")
+    for branch in ("trunk", "master"):
+        fresh.dev.git("push", "-q", "origin", f"main:{branch}")
     run(["git", "symbolic-ref", "HEAD", "refs/heads/trunk"], fresh.origin, fresh.dev.env, check=True)
     ci = fresh.checkout("ci-feature", "feature")
     code, report = ci_json(ci, github(ci, tmp_path, "schedule", {}, GITHUB_REF="refs/heads/feature"))
@@ -301,8 +301,7 @@ def test_github_default_branch_is_found_without_the_payload(fresh: World, tmp_pa
     ci.git("remote", "set-head", "origin", "--delete")
     done = ci.ap("check", "--ci", env=github(ci, tmp_path, "schedule", {}))
     refused(done, "main", "master", "set-head")  # trunk unknown now, and both main and master exist
-    ci.git("update-ref", "-d", "refs/remotes/origin/trunk")
-    ci.git("update-ref", "-d", "refs/heads/trunk")
+    ci.git("update-ref", "-d", "refs/remotes/origin/master")
     code, report = ci_json(ci, github(ci, tmp_path, "schedule", {}))
     assert code == 1
     assert "refs/remotes/origin/main" in range_note(report)
