@@ -332,7 +332,7 @@ def _against(repo: Repo, label: str, base: str, described: str = "") -> CiRange:
 def _whole_tree(repo: Repo, label: str, why: str) -> CiRange:
     head = repo.resolve("HEAD")
     return CiRange(
-        head, f"--ci: {label}: whole-tree policy check of HEAD ({head[:12]}), no change gated: {why}"
+        head, f"--ci: {label}: whole-tree policy check of HEAD ({head[:12]}), no change to gate: {why}"
     )
 
 

@@ -90,7 +90,5 @@ def stop_annotation(message: str, hint: str) -> str:
 
 def stop_summary(message: str, hint: str) -> str:
     """The job summary's line for a check that could not run: no verdict, and why."""
-    line = f"Check **could not run** (exit status 2): {markdown_text(message)}"
-    if hint:
-        line += f" fix: {markdown_text(hint)}"
-    return f"## agentpolicy\n\n{line}\n"
+    text = f"## agentpolicy\n\nCheck **could not run** (exit status 2): {markdown_text(message)}\n"
+    return text + (f"\nFix: {markdown_text(hint)}\n" if hint else "")
