@@ -21,12 +21,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
 from agentpolicy.errors import AgentPolicyError, GitError
 from agentpolicy.gitrepo import FETCH_FULL_HISTORY
+from agentpolicy.report.safe import visible
 
 if TYPE_CHECKING:
     from agentpolicy.gitrepo import Repo
@@ -79,7 +81,7 @@ def branch_candidates(branch: str) -> tuple[str, ...]:
 
 def _github(repo: Repo, env: Mapping[str, str]) -> CiRange:
     event_name = env.get("GITHUB_EVENT_NAME", "")
-    label = f"GitHub {event_name or 'run'}"
+    label = f"GitHub {visible(event_name) or 'run'}"
     payload = _Payload.read(env)
     base_ref = env.get("GITHUB_BASE_REF", "")
     if base_ref:  # pull_request, pull_request_target: the target branch
@@ -103,7 +105,7 @@ def _github(repo: Repo, env: Mapping[str, str]) -> CiRange:
             f"run it in a workflow step, where GitHub sets GITHUB_REF, or {_PASS_BASE}",
         )
     if pushed != f"refs/heads/{default}":  # another branch or a tag: judged by the default branch
-        return _against(repo, f"{label} to {pushed}", default_ref, f"the default branch {default}")
+        return _against(repo, f"{label} to {visible(pushed)}", default_ref, f"the default branch {default}")
     label = f"{label} to {default} (the default branch)"
     before = payload.text("before")
     source = payload.name("before")
@@ -159,6 +161,8 @@ class _Payload:
         if not path:
             return cls({}, "GITHUB_EVENT_PATH is not set")
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would be waited on forever
+                raise ValueError("not a regular file")
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
         except (OSError, ValueError) as exc:
@@ -198,7 +202,7 @@ class _Payload:
 
 def _gitlab(repo: Repo, env: Mapping[str, str]) -> CiRange:
     source = env.get("CI_PIPELINE_SOURCE", "")
-    label = f"GitLab {source or 'pipeline'}"
+    label = f"GitLab {visible(source) or 'pipeline'}"
     diff_base = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA", "")
     if diff_base and not _ZERO.fullmatch(diff_base) and not _COMMIT_ID.fullmatch(diff_base):
         _bad("CI_MERGE_REQUEST_DIFF_BASE_SHA", diff_base, "is not a full commit id")

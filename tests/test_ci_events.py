@@ -11,6 +11,7 @@ widens or narrows the range to something that passes.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -764,3 +765,35 @@ def test_ci_on_gitlab_stops_without_github_annotations(world: World) -> None:
     )
     assert done.code == 2
     assert "::error" not in done.text
+
+
+def test_attack_event_payload_that_is_a_fifo_is_refused_not_waited_on(world: World, tmp_path: Path) -> None:
+    ci = world.checkout("ci-main")
+    fifo = tmp_path / "event.fifo"
+    os.mkfifo(fifo)
+    env = github(ci, tmp_path, "push", None, GITHUB_EVENT_PATH=str(fifo), GITHUB_REF="refs/heads/main")
+    refused(ci.ap("check", "--ci", env=env), "GITHUB_EVENT_PATH", "not a regular file")
+
+
+@pytest.mark.parametrize("variable", ["GITHUB_EVENT_NAME", "GITHUB_REF"])
+def test_attack_event_name_and_ref_with_newlines_keep_the_note_one_line(
+    world: World, tmp_path: Path, variable: str
+) -> None:
+    ci = world.checkout("ci-feature", "feature")
+    env = github(ci, tmp_path, "push", repository(), GITHUB_REF="refs/heads/feature")
+    env[variable] = "push\n::set-env name=X::y\u202e"
+    code, report = ci_json(ci, env)
+    assert code == 1
+    note = range_note(report)
+    assert "\\n::set-env" in note and "\\u202e" in note
+    done = ci.ap("check", "--ci", env=env)
+    assert not [line for line in done.out.splitlines() if line.startswith("::set-env")]
+
+
+def test_gitlab_pipeline_source_with_a_newline_keeps_the_note_one_line(world: World) -> None:
+    ci = world.checkout("ci-main")
+    env = gitlab(
+        ci, CI_PIPELINE_SOURCE="web\nnote: forged", CI_COMMIT_BRANCH="main", CI_DEFAULT_BRANCH="main"
+    )
+    code, report = ci_json(ci, env)
+    assert code == 0 and "web\\nnote: forged" in range_note(report)
