@@ -159,13 +159,13 @@ class _Payload:
     def read(cls, env: Mapping[str, str]) -> _Payload:
         path = env.get("GITHUB_EVENT_PATH", "")
         if not path:
-            return cls({}, "GITHUB_EVENT_PATH is not set")
+            return cls({}, "")
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would be waited on forever
                 raise ValueError("not a regular file")
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise AgentPolicyError(
                 f"--ci cannot read the event payload GITHUB_EVENT_PATH={path!r}: {exc}",
                 f"run it in a workflow step, where GitHub writes that file, or {_PASS_BASE}",
@@ -179,7 +179,8 @@ class _Payload:
 
     def name(self, *keys: str) -> str:
         """How a message names a field: `before` of the event payload (GITHUB_EVENT_PATH=...)."""
-        return f"`{'.'.join(keys)}` of the event payload (GITHUB_EVENT_PATH={self.path!r})"
+        where = f"GITHUB_EVENT_PATH={self.path!r}" if self.path else "GITHUB_EVENT_PATH is not set"
+        return f"`{'.'.join(keys)}` of the event payload ({where})"
 
     def value(self, *keys: str) -> object:
         found: object = self.data

@@ -481,7 +481,14 @@ def test_attack_github_crafted_default_branch_is_refused_naming_it(
 
 @pytest.mark.parametrize(
     "payload",
-    ["{not json", "[1, 2]", '"text"', "", "\udcff".encode("utf-8", "surrogateescape").decode("latin-1")],
+    [
+        "{not json",
+        "[1, 2]",
+        '"text"',
+        "",
+        "[" * 100_000,
+        "\udcff".encode("utf-8", "surrogateescape").decode("latin-1"),
+    ],
 )
 def test_attack_github_unreadable_event_payload_is_refused_naming_it(
     world: World, tmp_path: Path, payload: str
