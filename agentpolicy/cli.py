@@ -203,7 +203,7 @@ def check(
     """
     extra = _parse_outputs(outputs, CHECK_FORMATS)
     wants_junit = fmt == "junit" or any(name == "junit" for name, _ in extra)
-    with error_handler(), _junit_on_error(wants_junit, fmt, extra):
+    with error_handler(), _junit_on_error(wants_junit, fmt, extra), _ci_stop_to_runner(ci):
         from agentpolicy.checking import PATHS, RANGE, STAGED, WORKTREE, CheckRequest, run_check
         from agentpolicy.report import render_check
 
@@ -219,13 +219,14 @@ def check(
             raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; pick one mode")
         if head != "HEAD" and not base:
             raise click.UsageError("--head needs --base")
-        fallbacks: tuple[str, ...] = ()
-        summary_path = None
+        summary_path = range_note = None
         if ci:
-            from agentpolicy.ci import detect
+            from agentpolicy.ci import choose_range, detect
+            from agentpolicy.gitrepo import Repo
 
             found = detect()
-            base, fallbacks = found.base_candidates[0], found.base_candidates[1:]
+            ci_range = choose_range(Repo(), found)
+            base, range_note = ci_range.base, ci_range.note
             summary_path = found.summary_path
             fmt = fmt or found.default_format
         if pushed:
@@ -234,9 +235,9 @@ def check(
         if fmt == "github" and base and not (ci or pushed):  # the Action's `base` input: a summary too
             summary_path = os.environ.get("GITHUB_STEP_SUMMARY") or None
         mode = PATHS if paths else STAGED if staged else RANGE if (base or pushed) else WORKTREE
-        result = run_check(
-            CheckRequest(mode=mode, paths=paths, base=base, head=head, base_fallbacks=fallbacks)
-        )
+        result = run_check(CheckRequest(mode=mode, paths=paths, base=base, head=head))
+        if range_note:
+            result.notes.insert(0, range_note)
         report = render_check(result, fmt, color=fmt == "text" and _color(sys.stdout.isatty()))
         _echo(report, nl=False, runner_safe=fmt == "github")
         for name, path in extra:
@@ -287,6 +288,33 @@ def _junit_on_error(active: bool, fmt: str | None, extra: list[tuple[str, str]])
             for name, path in extra:
                 if name == "junit":
                     _write_report(path, document)
+        raise
+
+
+@contextlib.contextmanager
+def _ci_stop_to_runner(active: bool) -> Iterator[None]:
+    """When `--ci` cannot run on GitHub Actions, say so where a reviewer looks: an ::error
+    annotation (whatever --format) and a line in the job summary. The exit status stays 2."""
+    from agentpolicy.errors import AgentPolicyError
+
+    try:
+        yield
+    except (AgentPolicyError, click.UsageError) as exc:
+        if active and os.environ.get("GITHUB_ACTIONS") == "true":
+            from agentpolicy.report.github import stop_annotation, stop_summary
+
+            if isinstance(exc, AgentPolicyError):
+                message, hint = _error_text(exc).partition("\n  fix: ")[::2]
+            else:
+                message, hint = exc.format_message(), "see agentpolicy check --help"
+            click.echo(stop_annotation(message, hint), err=True, nl=False)
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:
+                with (
+                    contextlib.suppress(OSError),
+                    open(summary, "a", encoding="utf-8", errors="backslashreplace") as handle,
+                ):
+                    handle.write(stop_summary(message, hint))
         raise
 
 

@@ -191,10 +191,12 @@ def test_ci_on_gitlab_uses_the_merge_request_base(pr: GitRepo) -> None:
     assert {c["agent"] for c in json.loads(done.out)["changes"]} == {"billing-cycle", "broken"}
 
 
-def test_ci_outside_ci_or_without_a_range_is_exit_2(pr: GitRepo) -> None:
+def test_ci_outside_ci_is_exit_2_and_a_run_without_an_event_is_judged_by_the_default_branch(
+    pr: GitRepo,
+) -> None:
     done = pr.ap("check", "--ci")
     assert done.code == 2
     assert "no CI environment" in done.err
-    done = pr.ap("check", "--ci", env=dict(pr.env, GITHUB_ACTIONS="true"))
-    assert done.code == 2
-    assert "--base" in done.err
+    done = pr.ap("check", "--ci", "--format", "text", env=dict(pr.env, GITHUB_ACTIONS="true"))
+    assert done.code == 1, done.text  # no origin: the local main is the default branch
+    assert done.out.startswith("note: --ci: GitHub run: range merge-base(refs/heads/main, HEAD)..HEAD")

@@ -285,28 +285,29 @@ def test_github_push_to_the_default_branch_uses_the_event_before(
     assert [c["agent"] for c in json.loads(done.out)["changes"]] == ["billing-cycle"]
 
 
-def test_github_push_without_a_default_branch_is_exit_2_with_the_fix(
+def test_github_push_without_a_default_branch_in_the_payload_finds_it_in_the_clone(
     repo: GitRepo, keys: dict[str, Key], tmp_path: Path
 ) -> None:
     published(repo, keys, tmp_path)
     first, _ = attacker_branch(repo, keys)
     env = github_push(repo, tmp_path, "refs/heads/feature", before=first, default=None)
-    done = repo.ap("check", "--ci", env=env)
-    assert done.code == 2, done.text
-    assert "default branch" in done.err and "fix: " in done.err and "--base" in done.err
+    done = repo.ap("check", "--ci", "--format", "text", env=env)
+    assert done.code == 1, done.text  # the only one of main/master: refs/remotes/origin/main
+    assert "merge-base(refs/remotes/origin/main, HEAD)" in done.out
     env["GITHUB_REF"] = ""
     done = repo.ap("check", "--ci", env=env)
     assert done.code == 2, done.text
+    assert "GITHUB_REF" in done.err and "fix: " in done.err
 
 
-def test_github_push_to_the_default_branch_without_before_is_exit_2(
+def test_github_first_push_to_the_default_branch_is_a_whole_tree_policy_check(
     repo: GitRepo, keys: dict[str, Key], tmp_path: Path
 ) -> None:
     published(repo, keys, tmp_path)
     env = github_push(repo, tmp_path, "refs/heads/main", before="0" * 40, default="main")
-    done = repo.ap("check", "--ci", env=env)
-    assert done.code == 2, done.text
-    assert "fix: " in done.err
+    done = repo.ap("check", "--ci", "--format", "text", env=env)
+    assert done.code == 0, done.text
+    assert "whole-tree policy check" in done.out and "all zeros" in done.out
 
 
 def test_github_push_to_a_branch_when_the_default_branch_was_not_fetched_is_exit_2(
@@ -350,10 +351,10 @@ def test_gitlab_push_to_the_default_branch_uses_the_before_sha(
         repo, GITLAB_CI="true", CI_COMMIT_BRANCH="main", CI_DEFAULT_BRANCH="main", CI_COMMIT_BEFORE_SHA=before
     )
     assert repo.ap("check", "--ci", "--format", "text", env=env).code == 1
-    env.pop("CI_DEFAULT_BRANCH")
-    done = repo.ap("check", "--ci", env=env)
-    assert done.code == 2, done.text
-    assert "CI_DEFAULT_BRANCH" in done.err
+    env.pop("CI_DEFAULT_BRANCH")  # found in the clone instead: the only one of main/master
+    done = repo.ap("check", "--ci", "--format", "text", env=env)
+    assert done.code == 1, done.text
+    assert f"merge-base(CI_COMMIT_BEFORE_SHA {before[:12]}, HEAD)" in done.out
 
 
 def test_gitlab_merge_request_is_judged_against_the_target_branch_not_the_diff_base(

@@ -13,6 +13,7 @@ from agentpolicy.report.safe import (
     github_property,
     markdown_text,
     visible,
+    visible_lines,
 )
 from agentpolicy.result import CheckResult
 from agentpolicy.snapshot import display_path
@@ -58,6 +59,7 @@ def step_summary(result: CheckResult) -> str:
     parts = ["## agentpolicy", ""]
     verdict = "failed" if result.exit_code else "passed"
     parts.append(f"Check **{verdict}**: {result.errors} error(s), {result.warnings} warning(s).")
+    parts += [f"- {markdown_text(note)}" for note in result.notes[:1] if note.startswith("--ci: ")]
     if result.changes:
         parts += ["", "| agent | change | version | review needed | approved by |", "|---|---|---|---|---|"]
         for change in result.changes:
@@ -78,3 +80,15 @@ def step_summary(result: CheckResult) -> str:
                 f"| {markdown_text(finding.rule)} | {markdown_text(finding.message)} |"
             )
     return "\n".join(parts) + "\n"
+
+
+def stop_annotation(message: str, hint: str) -> str:
+    """The one ::error line for a check that could not run (exit status 2), with its fix."""
+    text = visible_lines(message) + (f"\nfix: {visible_lines(hint)}" if hint else "")
+    return f"::error title=agentpolicy::{escape_data(text)}\n"
+
+
+def stop_summary(message: str, hint: str) -> str:
+    """The job summary's line for a check that could not run: no verdict, and why."""
+    text = f"## agentpolicy\n\nCheck **could not run** (exit status 2): {markdown_text(message)}\n"
+    return text + (f"\nFix: {markdown_text(hint)}\n" if hint else "")
