@@ -40,7 +40,6 @@ class CheckRequest:
     base: str | None = None
     head: str = "HEAD"
     start: str = "."
-    base_fallbacks: tuple[str, ...] = ()
 
 
 def find_worktree_config(start: str) -> tuple[bytes | None, str]:
@@ -96,7 +95,7 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
                 "a range check needs a base: the tip of the branch the change lands on",
                 "pass --base REV (e.g. --base refs/remotes/origin/main)",
             )
-        base = _first_resolvable(repo, (request.base, *request.base_fallbacks))
+        base = repo.resolve(request.base)
         merge_base = repo.merge_base(base, head)
         tip = None if base == merge_base else repo.revision_snapshot(base, f"{request.base} ({base[:12]})")
         return (
@@ -108,16 +107,6 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
     before = repo.head_snapshot()
     after = repo.index_snapshot(before) if request.mode == STAGED else repo.worktree_snapshot()
     return before, after, UserAuthors(repo), None
-
-
-def _first_resolvable(repo: Repo, candidates: tuple[str, ...]) -> str:
-    """`origin/main` when it was fetched, else the local `main` (CI checkouts differ)."""
-    for candidate in candidates[:-1]:
-        try:
-            return repo.resolve(candidate)
-        except GitError:
-            continue
-    return repo.resolve(candidates[-1])
 
 
 def _policy_verdicts(
