@@ -202,8 +202,7 @@ def check(
     environment error.
     """
     extra = _parse_outputs(outputs, CHECK_FORMATS)
-    wants_junit = fmt == "junit" or any(name == "junit" for name, _ in extra)
-    with error_handler(), _junit_on_error(wants_junit, fmt, extra), _ci_stop_to_runner(ci):
+    with error_handler(), _error_documents(fmt, extra), _ci_stop_to_runner(ci):
         from agentpolicy.checking import PATHS, RANGE, STAGED, WORKTREE, CheckRequest, run_check
         from agentpolicy.report import render_check
 
@@ -272,22 +271,26 @@ def _write_report(path: str, text: str) -> None:
 
 
 @contextlib.contextmanager
-def _junit_on_error(active: bool, fmt: str | None, extra: list[tuple[str, str]]) -> Iterator[None]:
-    """A JUnit consumer must see a failed run as an <error>, not as a missing or empty report."""
+def _error_documents(fmt: str | None, extra: list[tuple[str, str]], command: str = "check") -> Iterator[None]:
+    """On exit 2, a machine format still gets a valid document that states the error (a consumer
+    parsing stdout, or the -o file, must not meet an empty stream or a passing report)."""
     from agentpolicy.errors import AgentPolicyError
 
     try:
         yield
-    except AgentPolicyError as exc:
-        if active:
-            from agentpolicy.report.junit import render_tool_error
+    except (AgentPolicyError, click.UsageError) as exc:
+        from agentpolicy.report.tool_error import MACHINE_FORMATS, render_tool_error
 
-            document = render_tool_error(str(exc))
-            if fmt == "junit":
-                _echo(document, nl=False)
-            for name, path in extra:
-                if name == "junit":
-                    _write_report(path, document)
+        if isinstance(exc, AgentPolicyError):
+            message, hint = exc.message, exc.hint
+        else:
+            message, hint = exc.format_message(), "see agentpolicy --help"
+        if fmt in MACHINE_FORMATS:
+            _echo(render_tool_error(fmt, message, hint, command=command), nl=False)
+        for name, path in extra:
+            if name in MACHINE_FORMATS:
+                with contextlib.suppress(AgentPolicyError):
+                    _write_report(path, render_tool_error(name, message, hint))
         raise
 
 
@@ -620,11 +623,11 @@ def audit(
     agentpolicy audit --unapproved-only --strict --all-parents  a nightly job
     agentpolicy audit --format html --output report.html
     """
-    with error_handler():
+    chosen = fmt or ("table" if sys.stdout.isatty() and not output else "json")
+    with error_handler(), _error_documents(None if output else chosen, [], "audit"):
         from agentpolicy.audit import AuditRequest, run_audit
         from agentpolicy.report.audit_report import render_audit
 
-        chosen = fmt or ("table" if sys.stdout.isatty() and not output else "json")
         progress = (
             (lambda n: click.echo(f"\r  {n} commits read...", err=True, nl=False))
             if sys.stderr.isatty()
@@ -653,10 +656,7 @@ def audit(
                 if ".." in rev
                 else run_status(rev=rev, audit=result)  # the same walk: filters do not touch `latest`
             )
-        _emit(render_audit(result, chosen, board), output)
-        for name, path in extra:
-            _write_report(path, render_audit(result, name, board))
-        if strict and result.history_cut:
+        if strict and result.history_cut:  # before any output: exit 2 prints only the error
             from agentpolicy.errors import GitError
             from agentpolicy.gitrepo import FETCH_FULL_HISTORY
 
@@ -664,6 +664,9 @@ def audit(
                 "this clone is shallow: --strict cannot vouch for the history it does not have",
                 FETCH_FULL_HISTORY,
             )
+        _emit(render_audit(result, chosen, board), output)
+        for name, path in extra:
+            _write_report(path, render_audit(result, name, board))
         sys.exit(1 if strict and result.unapproved else 0)
 
 
@@ -685,11 +688,11 @@ def status(rev: str, fmt: str | None, output: str | None) -> None:
     the agent's current content: enough valid, signed review entries, judged
     with that change's before side (so it never disagrees with the audit).
     """
-    with error_handler():
+    chosen = fmt or ("table" if sys.stdout.isatty() and not output else "json")
+    with error_handler(), _error_documents(None if output else chosen, [], "status"):
         from agentpolicy.report.audit_report import render_rows
         from agentpolicy.status import STATUS_HEADERS, run_status
 
-        chosen = fmt or ("table" if sys.stdout.isatty() and not output else "json")
         board = run_status(rev=rev)
         payload = {"format_version": 1, "agents": [entry.to_json() for entry in board]}
         if not board and chosen == "table":
