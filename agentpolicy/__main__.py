@@ -1,3 +1,3 @@
-from agentpolicy.cli import main
+from agentpolicy.cli.group import main
 
 main()

@@ -12,7 +12,7 @@ def main() -> None:
 
         sys.stdout.write(f"agentpolicy {__version__}\n")
         return
-    from agentpolicy.environment import ensure_stdout
+    from agentpolicy.cli.environment import ensure_stdout
 
     ensure_stdout()
     # A raw file name (bytes that are not UTF-8) must never crash a print, whatever the locale,
@@ -21,7 +21,7 @@ def main() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
-    from agentpolicy.cli import main as cli_main
+    from agentpolicy.cli.group import main as cli_main
 
     try:
         cli_main()
@@ -32,7 +32,7 @@ def main() -> None:
 def _deliver_output() -> None:
     """Flush standard output while a failure can still be reported: a full disk behind it is exit
     2 naming standard output (not Python's "Exception ignored" at exit), a closed pipe ends quietly."""
-    from agentpolicy.environment import EnvironmentFault, flush_stdout
+    from agentpolicy.cli.environment import EnvironmentFault, flush_stdout
 
     fault = flush_stdout()
     if isinstance(fault, EnvironmentFault):

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentpolicy import builtin_validators
-from agentpolicy.fastschema import render_builtin_validators
+from agentpolicy.model import builtin_validators
+from agentpolicy.model.fastschema import render_builtin_validators
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_shipped_validators_are_generated_from_the_current_schemas() -> None:
-    shipped = (ROOT / "agentpolicy" / "builtin_validators.py").read_text(encoding="utf-8")
+    shipped = (ROOT / "agentpolicy" / "model" / "builtin_validators.py").read_text(encoding="utf-8")
     assert shipped == render_builtin_validators(), (
-        "agentpolicy/builtin_validators.py is stale: regenerate it as the docstring of "
-        "agentpolicy.fastschema.render_builtin_validators says"
+        "agentpolicy/model/builtin_validators.py is stale: regenerate it as the docstring of "
+        "agentpolicy.model.fastschema.render_builtin_validators says"
     )
 
 

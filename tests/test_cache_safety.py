@@ -14,9 +14,9 @@ import fastjsonschema
 import yaml
 
 from agentpolicy import __version__
-from agentpolicy.derived import _seal, code_digest, policy_key
-from agentpolicy.digest import agent_digest, governed_content
-from agentpolicy.pack import schema, schema_text
+from agentpolicy.cache.derived import _seal, code_digest, policy_key
+from agentpolicy.model.digest import agent_digest, governed_content
+from agentpolicy.model.schemas import schema, schema_text
 from agentpolicy.rules.declarative import builtin_declarative_rules
 from tests.helpers import BILLING, EXPANDED_BILLING, GitRepo, Key, agent_yaml, guarded_repo
 

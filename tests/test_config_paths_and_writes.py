@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agentpolicy.config import Config, Waiver
-from agentpolicy.model import ERROR, Finding
-from agentpolicy.policy import apply_overrides
+from agentpolicy.model.document import ERROR, Finding
+from agentpolicy.rules.config import Config, Waiver
+from agentpolicy.rules.engine import apply_overrides
 from tests.helpers import BILLING, EXPANDED_BILLING, GitRepo, Key, approve, guarded_repo
 
 SPELLINGS = {

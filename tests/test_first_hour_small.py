@@ -85,8 +85,8 @@ def test_a_report_that_cannot_be_written_leaves_no_temporary_file_behind(tmp_pat
     """A write that fails half-way (here: the disk is full) removes its temporary file."""
     if not Path("/dev/full").exists():
         pytest.skip("needs /dev/full to simulate a full disk")
-    from agentpolicy import atomic
     from agentpolicy.errors import WriteError
+    from agentpolicy.files import atomic
 
     folder = tmp_path / "out"
     folder.mkdir()
@@ -243,8 +243,8 @@ def test_version_1_4_suggests_the_quoted_full_version(repo: GitRepo) -> None:
 
 def test_every_builtin_rule_hint_names_only_valid_field_values() -> None:
     """Hints that show YAML (`key: value`) must show values the agent schema accepts."""
-    from agentpolicy.packs import builtin_pack
     from agentpolicy.rules.catalog import PYTHON_RULES
+    from agentpolicy.rules.packs import builtin_pack
 
     infos = [*PYTHON_RULES.values(), *(rule.info for rule in builtin_pack().rules)]
     for info in infos:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agentpolicy.globs import matches
+from agentpolicy.files.globs import matches
 
 
 def reference(pattern: str) -> re.Pattern[str]:

@@ -471,7 +471,7 @@ def test_files_init_and_new_write_honour_the_umask_and_an_appended_file_keeps_it
 
 
 def test_without_pre_commit_importable_a_structural_check_stands_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentpolicy.precommit_config import plan_hook_edit
+    from agentpolicy.app.precommit_config import plan_hook_edit
 
     for module in ("cfgv", "pre_commit", "pre_commit.clientlib"):
         monkeypatch.setitem(sys.modules, module, None)  # import now fails, as where pre-commit is absent

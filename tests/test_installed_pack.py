@@ -36,7 +36,7 @@ def test_the_policy_pack_is_loaded_from_an_installed_wheel(tmp_path: Path) -> No
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
-        "import agentpolicy, agentpolicy.pack as p\n"
+        "import agentpolicy, agentpolicy.model.schemas as p\n"
         "from agentpolicy.rules import all_rules\n"
         "print(agentpolicy.__file__)\n"
         "print(p.builtin_pack())\n"

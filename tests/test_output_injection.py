@@ -225,8 +225,8 @@ def test_a_spreadsheet_formula_gets_the_owasp_prefix() -> None:
 
 # -- 2. every reporter, fed hostile data directly -------------------------------------
 def _hostile_check_result() -> Any:
-    from agentpolicy.model import Finding
-    from agentpolicy.result import ChangeSummary, CheckResult
+    from agentpolicy.model.document import Finding
+    from agentpolicy.results.check import ChangeSummary, CheckResult
 
     path = f"agents/{HOSTILE_NAME}{UNDECODABLE}.yaml"
     return CheckResult(
@@ -243,8 +243,8 @@ def _hostile_check_result() -> Any:
 
 
 def _hostile_audit() -> tuple[Any, Any]:
-    from agentpolicy.audit import AuditEvent, AuditNote, AuditResult, ReviewerRecord
-    from agentpolicy.status import AgentStatus
+    from agentpolicy.app.audit import AuditEvent, AuditNote, AuditResult, ReviewerRecord
+    from agentpolicy.app.status import AgentStatus
 
     reviewer = ReviewerRecord(HOSTILE, HOSTILE, "approve", HOSTILE, HOSTILE, "c" * 40, HOSTILE)
     events = [
@@ -310,8 +310,8 @@ def test_attack_hostile_history_is_neutralised_in_every_audit_format(fmt: str) -
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
 def test_attack_hostile_agents_are_neutralised_in_every_status_format(fmt: str) -> None:
+    from agentpolicy.app.status import STATUS_HEADERS
     from agentpolicy.report.audit_report import render_rows
-    from agentpolicy.status import STATUS_HEADERS
 
     _, board = _hostile_audit()
     payload = {"format_version": 1, "agents": [entry.to_json() for entry in board]}

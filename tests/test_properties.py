@@ -10,12 +10,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentpolicy.changes import AgentState, compare
-from agentpolicy.config import Config
-from agentpolicy.digest import agent_digest
-from agentpolicy.model import ERROR
-from agentpolicy.policy import check_loaded
-from agentpolicy.yamlload import _Builder, _compose_all, _fast, load_yaml
+from agentpolicy.model.changes import AgentState, compare
+from agentpolicy.model.digest import agent_digest
+from agentpolicy.model.document import ERROR
+from agentpolicy.model.yamlload import _Builder, _compose_all, _fast, load_yaml
+from agentpolicy.rules.config import Config
+from agentpolicy.rules.engine import check_loaded
 
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -195,8 +195,8 @@ BREAKS = [
 def test_the_fast_schema_path_agrees_with_jsonschema(agent: dict[str, Any], breaker: Any) -> None:
     from jsonschema import Draft202012Validator
 
-    from agentpolicy.fastschema import fast_validator
-    from agentpolicy.pack import schema
+    from agentpolicy.model.fastschema import fast_validator
+    from agentpolicy.model.schemas import schema
     from agentpolicy.rules.declarative import builtin_declarative_rules
 
     breaker(agent)

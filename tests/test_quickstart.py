@@ -178,7 +178,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, which: str, history: st
 
 
 def test_the_readme_pre_commit_block_is_what_init_writes(tmp_path: Path) -> None:
-    from agentpolicy.precommit_config import NEW_CONFIG
+    from agentpolicy.app.precommit_config import NEW_CONFIG
 
     text, _line = section((ROOT / "README.md").read_text(encoding="utf-8"), "pre-commit")
     blocks = [yaml.safe_load(b) for b in re.findall(r"^```yaml\n(.*?)^```", text, re.S | re.M)]

@@ -110,7 +110,7 @@ def test_attack_two_paths_one_display_name_both_agents_are_seen(
 def test_attack_same_bytes_give_the_same_key_in_every_snapshot_and_in_changed_paths(
     repo: GitRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agentpolicy.gitrepo import Repo
+    from agentpolicy.git.repo import Repo
 
     names = [*HOSTILE_NAMES, b"helper\\x01.yaml", b"caf\xc3\xa9.yaml", b"plain.yaml"]
     for number, name in enumerate(names):

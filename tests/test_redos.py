@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentpolicy.pack import builtin_pack
-from agentpolicy.pattern_safety import backtracking_risk, schema_patterns
+from agentpolicy.model.pattern_safety import backtracking_risk, schema_patterns
+from agentpolicy.model.schemas import builtin_pack
 from tests.helpers import AGENTPOLICY, GitRepo, agent_yaml, clean_env, run
 
 # Characters whose behaviour differs between classes of a pattern; one of each kind is enough.

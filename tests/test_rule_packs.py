@@ -185,7 +185,7 @@ def test_an_installed_pack_is_found_by_its_entry_point(tmp_path: Path) -> None:
     info = site / "acmepack-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acmepack\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[agentpolicy.packs]\nacme = acmepack\n")
+    (info / "entry_points.txt").write_text("[agentpolicy.rules.packs]\nacme = acmepack\n")
     env = clean_env(tmp_path, PYTHONPATH=str(site))
     (tmp_path / ".agentpolicy.yaml").write_text("policy: [acme]\n")
     (tmp_path / "a.yaml").write_text(REFUNDING)

@@ -93,8 +93,8 @@ def test_a_valid_entry_copied_for_another_version_does_not_count(repo: GitRepo, 
     shutil.copy(old, copy)
     refused_with(repo, "AP206", "it is for version 1.4.0, but billing-cycle is now 1.5.0")
     # rewriting version and digest to the new content breaks the signature instead
-    from agentpolicy.digest import agent_digest
-    from agentpolicy.yamlload import load_yaml
+    from agentpolicy.model.digest import agent_digest
+    from agentpolicy.model.yamlload import load_yaml
 
     loaded = load_yaml("x", EXPANDED_BILLING.encode()).document
     assert loaded is not None
@@ -124,7 +124,7 @@ def test_a_signature_made_in_another_namespace_is_refused(repo: GitRepo, keys: d
     expand(repo)
     assert approve(repo, keys["rev"]).code == 0
     entry = new_entry(repo)
-    from agentpolicy.reviews import load_review
+    from agentpolicy.review.entries import load_review
 
     loaded, _ = load_review("e", entry.read_bytes())
     assert loaded is not None

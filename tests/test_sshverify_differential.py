@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentpolicy import sshverify
-from agentpolicy.sshsig import (
+from agentpolicy.review import sshverify
+from agentpolicy.review.sshsig import (
     ED25519,
     WireReader,
     certificate_principals,
@@ -471,7 +471,7 @@ def test_in_process_verdicts_need_no_ssh_keygen(
     signers: dict[str, Signer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The honest path never starts a process: with no ssh-keygen on PATH it still verifies."""
-    from agentpolicy import signing
+    from agentpolicy.review import signing
 
     good = signers["ed25519"].sign()
     line = f"rev@example.com {signers['ed25519'].public_line}\n".encode()

@@ -140,8 +140,8 @@ def test_attack_type_confusion_in_pack_gate_policy_is_a_config_error(
 @pytest.mark.parametrize("schema_name", ["agent", "pack"])
 def test_the_fast_path_means_the_same_as_the_strict_jsonschema_validator(schema_name: str, kind: str) -> None:
     """fastjsonschema and jsonschema both take 2.0 as an integer; ours do not, on either path."""
-    from agentpolicy.fastschema import fast_validator, strict_validator
-    from agentpolicy.pack import schema
+    from agentpolicy.model.fastschema import fast_validator, strict_validator
+    from agentpolicy.model.schemas import schema
 
     value = 3 if kind == "whole" else WRONG[kind]
     if schema_name == "agent":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from agentpolicy.result import CheckResult
+from agentpolicy.results.check import CheckResult
 
 CHECK_FORMATS = ("text", "json", "github", "sarif", "junit", "gitlab")
 _MODULES = {

@@ -6,6 +6,7 @@ only lines of this output that the runner reads as commands are our annotations.
 
 from __future__ import annotations
 
+from agentpolicy.files.snapshot import display_path
 from agentpolicy.report import text
 from agentpolicy.report.safe import (
     github_data,
@@ -15,8 +16,7 @@ from agentpolicy.report.safe import (
     visible,
     visible_lines,
 )
-from agentpolicy.result import CheckResult
-from agentpolicy.snapshot import display_path
+from agentpolicy.results.check import CheckResult
 
 # GitHub shows at most this many annotations of each level for one step.
 GITHUB_LIMIT = 10

@@ -6,7 +6,7 @@ import json
 
 from agentpolicy.report.safe import json_text
 from agentpolicy.report.sarif import fingerprint
-from agentpolicy.result import CheckResult
+from agentpolicy.results.check import CheckResult
 
 
 def render(result: CheckResult) -> str:

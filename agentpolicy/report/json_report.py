@@ -6,7 +6,7 @@ import json
 
 from agentpolicy import __version__
 from agentpolicy.report.safe import json_text
-from agentpolicy.result import CheckResult
+from agentpolicy.results.check import CheckResult
 
 FORMAT_VERSION = 1
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from agentpolicy.model import Finding
+from agentpolicy.model.document import Finding
 from agentpolicy.report.safe import xml_text
-from agentpolicy.result import CheckResult
+from agentpolicy.results.check import CheckResult
 
 
 def _subject(finding: Finding) -> str:

@@ -8,11 +8,11 @@ import urllib.parse
 from typing import Any
 
 from agentpolicy import __version__
-from agentpolicy.filenames import path_bytes
-from agentpolicy.model import Finding
+from agentpolicy.files.filenames import path_bytes
+from agentpolicy.model.document import Finding
 from agentpolicy.report.rules_doc import rule_markdown
 from agentpolicy.report.safe import json_text, sarif_text
-from agentpolicy.result import CheckResult
+from agentpolicy.results.check import CheckResult
 from agentpolicy.rules import RuleInfo
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

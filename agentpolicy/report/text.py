@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from agentpolicy.files.snapshot import display_path
 from agentpolicy.report.safe import visible
-from agentpolicy.result import CheckResult
-from agentpolicy.snapshot import display_path
+from agentpolicy.results.check import CheckResult
 
 _STYLES = {"error": "\x1b[31;1m", "warning": "\x1b[33;1m", "dim": "\x1b[2m", "reset": "\x1b[0m"}
 

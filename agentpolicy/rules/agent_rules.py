@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from agentpolicy.model import ERROR, Document, Finding, JsonPath
+from agentpolicy.model.document import ERROR, Document, Finding, JsonPath
 from agentpolicy.rules.catalog import PYTHON_RULES
 
 _SIDES = ("autonomous", "requires_confirmation")

@@ -6,7 +6,7 @@ expressed as a JSON Schema over one file, but report with the same metadata.
 
 from __future__ import annotations
 
-from agentpolicy.model import ERROR, WARNING
+from agentpolicy.model.document import ERROR, WARNING
 from agentpolicy.rules import RuleInfo
 
 _SOURCE = "built-in (python)"

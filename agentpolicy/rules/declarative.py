@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentpolicy.fastschema import fast_validator, strict_validator
-from agentpolicy.model import Document, Finding, JsonPath
-from agentpolicy.pack import load_checked_yaml
+from agentpolicy.model.document import Document, Finding, JsonPath
+from agentpolicy.model.fastschema import fast_validator, strict_validator
+from agentpolicy.model.schemas import load_checked_yaml
 from agentpolicy.rules import RuleInfo
 
 
@@ -147,6 +147,6 @@ def load_rule(path: str, raw: bytes, source: str) -> DeclarativeRule:
 
 
 def builtin_declarative_rules() -> tuple[DeclarativeRule, ...]:
-    from agentpolicy.packs import builtin_pack
+    from agentpolicy.rules.packs import builtin_pack
 
     return builtin_pack().rules

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from agentpolicy.fastschema import fast_validator
-from agentpolicy.model import ERROR, Document, Finding, JsonPath
-from agentpolicy.pack import schema, validator
+from agentpolicy.model.document import ERROR, Document, Finding, JsonPath
+from agentpolicy.model.fastschema import fast_validator
+from agentpolicy.model.schemas import schema, validator
 
 _JSON_TYPES = {
     str: "a string",
@@ -157,7 +157,7 @@ def _valid_string(schema: Any, candidates: list[str]) -> str | None:
     an error (quoting `1.4` gives "1.4", which is not a semantic version)."""
     import json
 
-    from agentpolicy.fastschema import strict_validator
+    from agentpolicy.model.fastschema import strict_validator
 
     if "$ref" in json.dumps(schema):
         return None  # a part of the schema that cannot be judged alone: suggest nothing

@@ -1,0 +1,125 @@
+"""`audit`: every governed change in history, and whether the one judge approves it.
+
+The replay itself lives in ``replay``; this module turns a request into a walk
+(which commits, which folders) and filters the events it reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agentpolicy.app.replay import Replay
+from agentpolicy.errors import AgentPolicyError
+from agentpolicy.files.globs import static_prefix
+from agentpolicy.git.history import History
+from agentpolicy.results.audit import AuditEvent, AuditNote, ReviewerRecord
+from agentpolicy.rules.config import CONFIG_PATH, Config, load_config
+
+__all__ = ["AuditEvent", "AuditNote", "AuditRequest", "AuditResult", "ReviewerRecord", "run_audit"]
+
+
+@dataclass
+class AuditResult:
+    events: list[AuditEvent]
+    notes: list[AuditNote]
+    commits_walked: int
+    latest: dict[str, AuditEvent] | None = None  # each agent's last event: what status reports
+    history_cut: bool = False  # a shallow clone: the audit cannot vouch for what came before
+
+    @property
+    def unapproved(self) -> list[AuditEvent]:
+        return [event for event in self.events if not event.approved]
+
+
+@dataclass
+class AuditRequest:
+    agents: tuple[str, ...] = ()
+    rev: str = "HEAD"
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    unapproved_only: bool = False
+    all_parents: bool = False
+    start: str = "."
+    progress: Callable[[int], None] | None = None
+
+
+def run_audit(request: AuditRequest) -> AuditResult:
+    from agentpolicy.git.repo import Repo
+
+    repo = Repo(request.start)
+    hide, head = None, request.rev
+    if ".." in request.rev:
+        left, _, right = request.rev.partition("..")
+        hide, head = repo.resolve(left), repo.resolve(right or "HEAD")
+    else:
+        if not repo.has_head and request.rev == "HEAD":
+            return AuditResult([], [AuditNote("", "no commits yet")], 0, {})
+        head = repo.resolve(request.rev)
+    history = History(repo, [CONFIG_PATH])
+    history = History(repo, watched_folders(history, head, hide, not request.all_parents))
+    replay = Replay(history)
+    if hide:
+        replay.baseline(hide, history.files(repo.repo[hide].tree))
+    count = 0
+    for step in history.steps(head, hide, first_parent=not request.all_parents):
+        count += 1
+        if step.side:
+            replay.apply_side(step)
+        else:
+            replay.apply(step)
+        if request.progress and count % 500 == 0:
+            request.progress(count)
+    replay.index.close()
+    known = {event.agent for event in replay.events} | set(replay.agents)
+    unknown = [name for name in request.agents if name not in known]
+    if unknown:
+        raise AgentPolicyError(
+            f"no agent named {', '.join(map(repr, unknown))} in the history of {request.rev}",
+            "check the name: `agentpolicy status` lists the agents, `agentpolicy audit` every event",
+        )
+    events = [event for event in replay.events if _selected(event, request)]
+    return AuditResult(events, replay.notes, count, replay.latest, replay.history_cut)
+
+
+def watched_folders(history: History, head: str, hide: str | None, first_parent: bool) -> list[str]:
+    """Everything any configuration in this history could make an agent, a review or the trust root.
+
+    Why every configuration: watching only what the newest one names would hide
+    the history of folders that were governed earlier (or a glob with no folder).
+    """
+    configs: dict[str, Config] = {"": Config()}
+    for commit in history.commits(head, hide, first_parent):
+        try:
+            entry = commit.tree[CONFIG_PATH]
+        except KeyError:
+            continue
+        if entry.type_str != "blob":  # a folder of that name is no configuration
+            continue
+        blob = str(entry.id)
+        if blob not in configs:
+            try:
+                configs[blob] = load_config(history.blob(blob))
+            except AgentPolicyError:
+                continue
+    folders = {CONFIG_PATH}
+    for config in configs.values():
+        folders |= {static_prefix(pattern).rstrip("/") for pattern in config.agents}
+        folders |= {config.reviews.strip("/"), config.allowed_signers, *(p.strip("/") for p in config.policy)}
+        if config.revoked_signers:
+            folders.add(config.revoked_signers)
+    return sorted(folders)
+
+
+def _selected(event: AuditEvent, request: AuditRequest) -> bool:
+    if request.agents and event.agent not in request.agents:
+        return False
+    if request.unapproved_only and event.approved:
+        return False
+    # ISO 8601 UTC strings of one fixed format compare like the times they name
+    if request.since and event.date < request.since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"):
+        return False
+    return not (
+        request.until and event.date > request.until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )

@@ -1,0 +1,121 @@
+"""`status`: one line per agent: where it stands, who approved it, what is still unanswered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agentpolicy.model.digest import agent_digest
+from agentpolicy.model.document import ERROR, Finding, LoadResult
+from agentpolicy.rules.config import CONFIG_PATH, load_config
+from agentpolicy.rules.engine import check_loaded, load_agent
+
+if TYPE_CHECKING:
+    from agentpolicy.app.audit import AuditResult
+
+GAP_LABELS = {
+    "AP110": "owner",
+    "AP111": "autonomy boundary",
+    "AP112": "monitoring",
+    "AP113": "undo",
+    "AP114": "change control",
+    "AP120": "irreversible action without rollback",
+}
+
+
+@dataclass
+class AgentStatus:
+    name: str
+    path: str
+    stage: str
+    version: str
+    owner: str
+    approved: bool
+    approvers: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+    errors: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def row(self) -> list[str]:
+        return [
+            self.name,
+            self.stage,
+            self.version,
+            self.owner,
+            ("yes: " + ", ".join(self.approvers)) if self.approved else "NO",
+            ", ".join(self.gaps) or "-",
+        ]
+
+
+STATUS_HEADERS = ["agent", "stage", "version", "owner", "approved", "open gaps"]
+
+
+def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = None) -> list[AgentStatus]:
+    """Each agent at ``rev``, with the judge's verdict on the change that produced its content.
+
+    The verdict is the audit's own (the replay of ``rev``'s first-parent history
+    judges each change with that change's before side), so status can never call
+    approved what the audit calls unapproved. Pass ``audit`` to reuse a walk of
+    the same revision.
+    """
+    from agentpolicy.app.audit import AuditRequest, run_audit
+    from agentpolicy.git.repo import Repo
+
+    repo = Repo(start)
+    if not repo.has_head and rev == "HEAD":
+        return []
+    snapshot = repo.revision_snapshot(repo.resolve(rev), rev)
+    config = load_config(snapshot.read(CONFIG_PATH)).with_packs(snapshot)
+    files = snapshot.files(config.agents)
+    loaded = [
+        load_agent(path, snapshot.read(path), is_link=entry.is_link) for path, entry in sorted(files.items())
+    ]
+    findings = check_loaded(loaded, config)
+    verdicts = (audit or run_audit(AuditRequest(rev=rev, start=start))).latest or {}
+    board = []
+    for result in loaded:
+        document = result.document
+        if document is None or not isinstance(document.data, dict) or not document.data.get("name"):
+            board.append(_unreadable_row(result, findings))
+            continue
+        data = document.data
+        name = str(data.get("name", "?"))
+        own = [f for f in findings if f.path == document.path]
+        event = verdicts.get(name)
+        approved = event is not None and event.approved and event.digest == agent_digest(data)
+        owner = data.get("owner")
+        board.append(
+            AgentStatus(
+                name=name,
+                path=document.path,
+                stage=str(data.get("stage", "?")),
+                version=str(data.get("version", "?")),
+                owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
+                approved=approved,
+                approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers)
+                if approved and event
+                else [],
+                gaps=sorted({GAP_LABELS.get(f.rule, f.rule) for f in own}),
+                errors=sum(1 for f in own if f.severity == ERROR),
+            )
+        )
+    return sorted(board, key=lambda status: status.name)
+
+
+def _unreadable_row(result: LoadResult, findings: list[Finding]) -> AgentStatus:
+    """A selected file the strict loader refuses still gets a row: a lenient tool may deploy it."""
+    path = result.document.path if result.document else result.findings[0].path if result.findings else "?"
+    errors = [f for f in (*result.findings, *findings) if f.path == path and f.severity == ERROR]
+    why = errors[0].message if errors else "it defines no agent name"
+    return AgentStatus(
+        name=path,
+        path=path,
+        stage="?",
+        version="?",
+        owner="?",
+        approved=False,
+        gaps=[f"unreadable: {why}"],
+        errors=max(1, len(errors)),
+    )

@@ -1,0 +1,148 @@
+"""Review entries: one YAML file per decision, bound to one agent content by digest.
+
+Layout: ``<reviews>/<agent>/<version>/<UTC time>-<reviewer>.yaml``. The folder
+per agent keeps the gate's lookups to that agent's entries, and the file name
+per reviewer and second keeps concurrent approvals from colliding in merges.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agentpolicy.files.filenames import display_path, rename_hint, unsafe_name
+from agentpolicy.model.digest import canonical_json
+from agentpolicy.model.document import ERROR, Document, Finding
+from agentpolicy.model.schemas import schema_errors
+from agentpolicy.model.yamlload import load_yaml
+
+SIGNED_FIELDS = (
+    "apiVersion",
+    "kind",
+    "agent",
+    "version",
+    "digest",
+    "decision",
+    "reviewer",
+    "timestamp",
+    "note",
+)
+RULE_INVALID = "AP204"
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    path: str
+    data: dict[str, Any]
+    document: Document
+
+    @property
+    def agent(self) -> str:
+        return str(self.data["agent"])
+
+    @property
+    def version(self) -> str:
+        return str(self.data["version"])
+
+    @property
+    def digest(self) -> str:
+        return str(self.data["digest"])
+
+    @property
+    def decision(self) -> str:
+        return str(self.data["decision"])
+
+    @property
+    def reviewer_name(self) -> str:
+        return str(self.data["reviewer"]["name"])
+
+    @property
+    def reviewer_email(self) -> str:
+        return str(self.data["reviewer"]["email"])
+
+    @property
+    def reviewer(self) -> str:
+        return f"{self.reviewer_name} <{self.reviewer_email}>"
+
+    @property
+    def timestamp(self) -> str:
+        return str(self.data["timestamp"])
+
+    @property
+    def signature(self) -> str | None:
+        signature = self.data.get("signature")
+        return signature if isinstance(signature, str) else None
+
+    def payload(self) -> bytes:
+        return signed_payload(self.data)
+
+
+def signed_payload(data: dict[str, Any]) -> bytes:
+    """The exact bytes a reviewer signs: every field but the signature, canonical JSON."""
+    fields = {key: data[key] for key in SIGNED_FIELDS if key in data}
+    return (canonical_json(fields) + "\n").encode("utf-8")
+
+
+def load_review(path: str, raw: bytes | None) -> tuple[ReviewEntry | None, list[Finding]]:
+    entry, problems = _load_review(path, raw)
+    if unsafe_name(path):  # still loaded: a rejection in it keeps blocking
+        message = f"review entry name {display_path(path)} holds control characters or non-UTF-8 bytes"
+        problems.insert(0, _invalid(path, 1, 1, message, rename_hint(path)))
+    return entry, problems
+
+
+def _load_review(path: str, raw: bytes | None) -> tuple[ReviewEntry | None, list[Finding]]:
+    if raw is None:
+        return None, [_invalid(path, 1, 1, "review entry cannot be read", "check the file")]
+    loaded = load_yaml(path, raw)
+    if loaded.document is None:
+        return None, [_retag(finding) for finding in loaded.findings]
+    data = loaded.document.data
+    if not isinstance(data, dict):
+        return None, [_invalid(path, 1, 1, "a review entry must be a mapping", _REWRITE)]
+    errors = schema_errors("review", data)
+    if errors:
+        error = errors[0]
+        line, column = loaded.document.position(tuple(error.absolute_path))
+        field = ".".join(map(str, error.absolute_path)) or "entry"
+        return None, [
+            _invalid(path, line, column, f"invalid review entry ({field}): {error.message}", _REWRITE)
+        ]
+    return ReviewEntry(path, data, loaded.document), []
+
+
+_REWRITE = "entries are written by `agentpolicy approve`; add a new entry rather than editing one"
+
+
+def _invalid(path: str, line: int, column: int, message: str, hint: str) -> Finding:
+    return Finding(
+        path=path,
+        line=line,
+        column=column,
+        rule=RULE_INVALID,
+        severity=ERROR,
+        message=message,
+        hint=hint,
+    )
+
+
+def _retag(finding: Finding) -> Finding:
+    return _invalid(
+        finding.path,
+        finding.line,
+        finding.column,
+        f"review entry is not valid YAML: {finding.message}",
+        finding.hint,
+    )
+
+
+def entry_folder(reviews: str, agent: str) -> str:
+    return f"{reviews.strip('/')}/{agent}/"
+
+
+def entry_path(reviews: str, agent: str, version: str, email: str, timestamp: str) -> str:
+    stamp = timestamp.replace("-", "").replace(":", "")
+    who = re.sub(r"[^A-Za-z0-9._-]+", "-", email).strip("-") or "reviewer"
+    safe_version = re.sub(r"[^A-Za-z0-9._+-]+", "-", version) or "unversioned"
+    return f"{entry_folder(reviews, agent)}{safe_version}/{stamp}-{who}.yaml"
