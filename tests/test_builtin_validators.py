@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentpolicy.model import builtin_validators
-from agentpolicy.model.fastschema import render_builtin_validators
+from agentpolicy.rules.validators_source import render_builtin_validators
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,7 +14,7 @@ def test_shipped_validators_are_generated_from_the_current_schemas() -> None:
     shipped = (ROOT / "agentpolicy" / "model" / "builtin_validators.py").read_text(encoding="utf-8")
     assert shipped == render_builtin_validators(), (
         "agentpolicy/model/builtin_validators.py is stale: regenerate it as the docstring of "
-        "agentpolicy.model.fastschema.render_builtin_validators says"
+        "agentpolicy.rules.validators_source.render_builtin_validators says"
     )
 
 

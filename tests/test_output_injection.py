@@ -243,8 +243,8 @@ def _hostile_check_result() -> Any:
 
 
 def _hostile_audit() -> tuple[Any, Any]:
-    from agentpolicy.app.audit import AuditEvent, AuditNote, AuditResult, ReviewerRecord
-    from agentpolicy.app.status import AgentStatus
+    from agentpolicy.results.audit import AuditEvent, AuditNote, AuditResult, ReviewerRecord
+    from agentpolicy.results.status import AgentStatus
 
     reviewer = ReviewerRecord(HOSTILE, HOSTILE, "approve", HOSTILE, HOSTILE, "c" * 40, HOSTILE)
     events = [
@@ -310,8 +310,8 @@ def test_attack_hostile_history_is_neutralised_in_every_audit_format(fmt: str) -
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
 def test_attack_hostile_agents_are_neutralised_in_every_status_format(fmt: str) -> None:
-    from agentpolicy.app.status import STATUS_HEADERS
     from agentpolicy.report.audit_report import render_rows
+    from agentpolicy.results.status import STATUS_HEADERS
 
     _, board = _hostile_audit()
     payload = {"format_version": 1, "agents": [entry.to_json() for entry in board]}

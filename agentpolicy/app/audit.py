@@ -14,23 +14,10 @@ from agentpolicy.app.replay import Replay
 from agentpolicy.errors import AgentPolicyError
 from agentpolicy.files.globs import static_prefix
 from agentpolicy.git.history import History
-from agentpolicy.results.audit import AuditEvent, AuditNote, ReviewerRecord
+from agentpolicy.results.audit import AuditEvent, AuditNote, AuditResult, ReviewerRecord
 from agentpolicy.rules.config import CONFIG_PATH, Config, load_config
 
 __all__ = ["AuditEvent", "AuditNote", "AuditRequest", "AuditResult", "ReviewerRecord", "run_audit"]
-
-
-@dataclass
-class AuditResult:
-    events: list[AuditEvent]
-    notes: list[AuditNote]
-    commits_walked: int
-    latest: dict[str, AuditEvent] | None = None  # each agent's last event: what status reports
-    history_cut: bool = False  # a shallow clone: the audit cannot vouch for what came before
-
-    @property
-    def unapproved(self) -> list[AuditEvent]:
-        return [event for event in self.events if not event.approved]
 
 
 @dataclass

@@ -27,8 +27,8 @@ from agentpolicy.rules.engine import (
 )
 
 if TYPE_CHECKING:
+    from agentpolicy.app.gate import AuthorsOf
     from agentpolicy.git.repo import Repo
-    from agentpolicy.review.gate import AuthorsOf
 
 PATHS, WORKTREE, STAGED, RANGE = "paths", "worktree", "staged", "range"
 
@@ -143,8 +143,8 @@ def compare_snapshots(
     git_dir: str | None = None,
     tip: Snapshot | None = None,
 ) -> CheckResult:
+    from agentpolicy.app.gate import Gate
     from agentpolicy.review.entry_set import ReviewSet
-    from agentpolicy.review.gate import Gate
     from agentpolicy.review.signing import make_verifier
 
     notes: list[str] = []

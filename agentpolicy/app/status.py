@@ -2,54 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agentpolicy.model.digest import agent_digest
 from agentpolicy.model.document import ERROR, Finding, LoadResult
+from agentpolicy.results.status import GAP_LABELS, AgentStatus
 from agentpolicy.rules.config import CONFIG_PATH, load_config
 from agentpolicy.rules.engine import check_loaded, load_agent
 
 if TYPE_CHECKING:
-    from agentpolicy.app.audit import AuditResult
-
-GAP_LABELS = {
-    "AP110": "owner",
-    "AP111": "autonomy boundary",
-    "AP112": "monitoring",
-    "AP113": "undo",
-    "AP114": "change control",
-    "AP120": "irreversible action without rollback",
-}
-
-
-@dataclass
-class AgentStatus:
-    name: str
-    path: str
-    stage: str
-    version: str
-    owner: str
-    approved: bool
-    approvers: list[str] = field(default_factory=list)
-    gaps: list[str] = field(default_factory=list)
-    errors: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-    def row(self) -> list[str]:
-        return [
-            self.name,
-            self.stage,
-            self.version,
-            self.owner,
-            ("yes: " + ", ".join(self.approvers)) if self.approved else "NO",
-            ", ".join(self.gaps) or "-",
-        ]
-
-
-STATUS_HEADERS = ["agent", "stage", "version", "owner", "approved", "open gaps"]
+    from agentpolicy.results.audit import AuditResult
 
 
 def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = None) -> list[AgentStatus]:

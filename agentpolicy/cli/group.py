@@ -690,8 +690,9 @@ def status(rev: str, fmt: str | None, output: str | None) -> None:
     """
     chosen = fmt or ("table" if sys.stdout.isatty() and not output else "json")
     with error_handler(), _error_documents(None if output else chosen, [], "status"):
-        from agentpolicy.app.status import STATUS_HEADERS, run_status
+        from agentpolicy.app.status import run_status
         from agentpolicy.report.audit_report import render_rows
+        from agentpolicy.results.status import STATUS_HEADERS
 
         board = run_status(rev=rev)
         payload = {"format_version": 1, "agents": [entry.to_json() for entry in board]}

@@ -9,9 +9,9 @@ import textwrap
 from typing import Any
 
 from agentpolicy import __version__
-from agentpolicy.app.audit import AuditEvent, AuditResult
-from agentpolicy.app.status import AgentStatus
 from agentpolicy.report.safe import csv_cell, json_text, markdown_text, visible
+from agentpolicy.results.audit import AuditEvent, AuditResult
+from agentpolicy.results.status import AgentStatus
 
 
 def _reviewers(event: AuditEvent) -> str:

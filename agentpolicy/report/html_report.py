@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from agentpolicy import __version__
-from agentpolicy.app.audit import AuditEvent, AuditResult
-from agentpolicy.app.status import AgentStatus
 from agentpolicy.report.safe import html_text as escape
+from agentpolicy.results.audit import AuditEvent, AuditResult
+from agentpolicy.results.status import AgentStatus
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2430;

@@ -63,3 +63,16 @@ class AuditEvent:
 class AuditNote:
     commit: str
     message: str
+
+
+@dataclass
+class AuditResult:
+    events: list[AuditEvent]
+    notes: list[AuditNote]
+    commits_walked: int
+    latest: dict[str, AuditEvent] | None = None  # each agent's last event: what status reports
+    history_cut: bool = False  # a shallow clone: the audit cannot vouch for what came before
+
+    @property
+    def unapproved(self) -> list[AuditEvent]:
+        return [event for event in self.events if not event.approved]

@@ -37,7 +37,7 @@ class DeclarativeRule:
         data = document.data
         if not isinstance(data, dict):
             return
-        if self.when is not None and not _is_valid(self.when, data):
+        if self.when is not None and not matches_schema(self.when, data):
             return
         severity = self.severity_for(data)
         if severity == "off":
@@ -67,7 +67,7 @@ class DeclarativeRule:
         if not isinstance(items, list):
             return
         for index, item in enumerate(items):
-            if self.each_when is None or _is_valid(self.each_when, item):
+            if self.each_when is None or matches_schema(self.each_when, item):
                 yield index, item
 
     def _finding(
@@ -104,7 +104,7 @@ def _fill(text: str, item: Any) -> str:
 _COMPILED: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
-def _is_valid(schema: Any, data: Any) -> bool:
+def matches_schema(schema: Any, data: Any) -> bool:
     fast = fast_validator(schema)
     if fast is not None:
         return fast(data)

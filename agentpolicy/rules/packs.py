@@ -27,9 +27,9 @@ class ApprovalPolicy:
     source: str
 
     def applies_to(self, data: dict[str, Any]) -> bool:
-        from agentpolicy.rules.declarative import _is_valid
+        from agentpolicy.rules.declarative import matches_schema
 
-        return _is_valid(self.when, data)
+        return matches_schema(self.when, data)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,55 @@
+"""The package's shape is a contract (issue 16): one-way imports, no click below the command line,
+no private names imported across modules, modules a newcomer can read in one sitting."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "agentpolicy"
+GENERATED = {"model/builtin_validators.py"}
+MAX_LINES = 350
+
+
+def modules() -> list[Path]:
+    return sorted(path for path in PACKAGE.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def test_the_import_contract_holds() -> None:
+    """`lint-imports` (import-linter) checks the layers in .importlinter, exactly as CI runs it."""
+    command = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert command, "import-linter is in the test extra: pip install -e '.[test]'"
+    done = subprocess.run([command], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    offenders = []
+    for path in modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("agentpolicy"):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        offenders.append(f"{path.relative_to(ROOT)}: from {node.module} import {alias.name}")
+    assert offenders == []
+
+
+def test_every_module_is_small_enough_to_read_in_one_sitting() -> None:
+    large = {
+        str(path.relative_to(PACKAGE)): count
+        for path in modules()
+        if str(path.relative_to(PACKAGE)) not in GENERATED
+        and (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert large == {}, f"split these modules (over {MAX_LINES} lines): {large}"
+
+
+def test_every_package_says_what_is_inside() -> None:
+    for init in PACKAGE.glob("*/__init__.py"):
+        assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), f"{init} has no docstring"
