@@ -53,3 +53,26 @@ def test_every_module_is_small_enough_to_read_in_one_sitting() -> None:
 def test_every_package_says_what_is_inside() -> None:
     for init in PACKAGE.glob("*/__init__.py"):
         assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), f"{init} has no docstring"
+
+
+def test_every_rule_id_in_the_code_is_registered() -> None:
+    """A finding with an unregistered id would have no documentation, no SARIF rule, no override."""
+    import re
+
+    from agentpolicy.rules import all_rules
+
+    registered = {rule.id for rule in all_rules()}
+    used: dict[str, str] = {}
+    for path in modules():
+        if str(path.relative_to(PACKAGE)) in GENERATED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"AP\d{3}", node.value)
+            ):
+                used.setdefault(node.value, str(path.relative_to(ROOT)))
+    assert used, "no rule ids found: the scan is broken"
+    unregistered = {rule: where for rule, where in used.items() if rule not in registered}
+    assert unregistered == {}

@@ -13,7 +13,7 @@ import yaml
 from agentpolicy.errors import AgentPolicyError, AlreadyExists, SigningError
 from agentpolicy.files.atomic import repo_target, write_new_in
 from agentpolicy.files.snapshot import Snapshot
-from agentpolicy.model.document import ERROR
+from agentpolicy.model.document import AGENT_NAME, ERROR
 from agentpolicy.review.entries import entry_path, load_review, signed_payload
 from agentpolicy.rules.config import CONFIG_PATH, Config, load_config, read_config_file
 from agentpolicy.rules.engine import check_loaded, load_agent
@@ -39,7 +39,6 @@ class ApproveResult:
     warnings: list[str] = field(default_factory=list)
 
 
-_AGENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _REVIEWER = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*$")
 
 
@@ -149,7 +148,7 @@ def _agent_target(
     """The agent's name, version, digest and the decision to record for it."""
     from agentpolicy.model.digest import agent_digest
 
-    if not _AGENT_NAME.match(request.agent):
+    if not AGENT_NAME.match(request.agent):
         raise AgentPolicyError(
             f"{request.agent!r} is not a valid agent name",
             "agent names are lowercase letters, digits and '-' (see `agentpolicy schema`)",

@@ -11,7 +11,6 @@ when the plan is made, so a refusal leaves nothing half done.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from agentpolicy.app.precommit_config import PRE_COMMIT_CONFIG, block_entry, pla
 from agentpolicy.errors import AgentPolicyError, WriteError
 from agentpolicy.files.atomic import repo_target, write_new_in
 from agentpolicy.files.globs import static_prefix
+from agentpolicy.model.document import AGENT_NAME
 from agentpolicy.rules.config import (
     CONFIG_PATH,
     DEFAULT_ALLOWED_SIGNERS,
@@ -228,8 +228,6 @@ def _plan_hooks(plan: Plan, root: str) -> str:
     return edit.install_line or "pre-commit install"
 
 
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
 NEW_AGENT = """\
 # {name}: answer the five questions below before this agent leaves pilot.
 # `agentpolicy check` lists what is still open; `agentpolicy schema` documents every field.
@@ -273,7 +271,7 @@ description: What this agent does, in one sentence.
 def plan_new(name: str, start: str = ".", path: str | None = None) -> Plan:
     from agentpolicy.git.repo import Repo
 
-    if not _NAME.match(name):
+    if not AGENT_NAME.match(name):
         raise AgentPolicyError(
             f"{name!r} is not a valid agent name",
             "use lowercase letters, digits and '-', e.g. invoice-triage",

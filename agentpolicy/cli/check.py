@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -85,50 +86,33 @@ def check(
     """
     extra = parse_outputs(outputs, CHECK_FORMATS)
     with error_handler(), error_documents(fmt, extra), _ci_stop_to_runner(ci):
-        from agentpolicy.app.check import PATHS, RANGE, STAGED, WORKTREE, CheckRequest, run_check
-        from agentpolicy.report import render_check
+        from agentpolicy.app.check import run_check
+        from agentpolicy.app.check_plan import plan_check
 
-        flags = (
-            ("PATHS", bool(paths)),
-            ("--staged", staged),
-            ("--base", bool(base)),
-            ("--pushed", pushed),
-            ("--ci", ci),
-        )
-        chosen = [name for name, on in flags if on]
-        if len(chosen) > 1:
-            raise click.UsageError(f"{' and '.join(chosen)} cannot be combined; pick one mode")
-        if head != "HEAD" and not base:
-            raise click.UsageError("--head needs --base")
-        summary_path = range_note = None
-        if ci:
-            from agentpolicy.app.ci import choose_range, detect
-            from agentpolicy.git.repo import Repo
-
-            found = detect()
-            ci_range = choose_range(Repo(), found)
-            base, range_note = ci_range.base, ci_range.note
-            summary_path = found.summary_path
-            fmt = fmt or found.default_format
-        if pushed:
-            base, head = _pushed_range()
-        fmt = fmt or "text"
-        if fmt == "github" and base and not (ci or pushed):  # the Action's `base` input: a summary too
-            summary_path = os.environ.get("GITHUB_STEP_SUMMARY") or None
-        mode = PATHS if paths else STAGED if staged else RANGE if (base or pushed) else WORKTREE
-        result = run_check(CheckRequest(mode=mode, paths=paths, base=base, head=head))
-        if range_note:
-            result.notes.insert(0, range_note)
-        report = render_check(result, fmt, color=fmt == "text" and use_color(sys.stdout.isatty()))
-        echo(report, nl=False, runner_safe=fmt == "github")
-        for name, path in extra:
-            write_report(path, render_check(result, name))
-        if summary_path:
-            from agentpolicy.report.github import step_summary
-
-            with open(summary_path, "a", encoding="utf-8", errors="backslashreplace") as handle:
-                handle.write(step_summary(result))
+        plan = plan_check(paths, staged=staged, base=base, head=head, pushed=pushed, ci=ci, fmt=fmt)
+        result = run_check(plan.request)
+        if plan.range_note:
+            result.notes.insert(0, plan.range_note)
+        _report(result, plan.fmt, extra, plan.summary_path)
         sys.exit(result.exit_code)
+
+
+def _report(result: Any, fmt: str, extra: list[tuple[str, str]], summary_path: str | None) -> None:
+    """Print the report, write every -o file and GitHub's job summary."""
+    from agentpolicy.report import render_check
+
+    echo(
+        render_check(result, fmt, color=fmt == "text" and use_color(sys.stdout.isatty())),
+        nl=False,
+        runner_safe=fmt == "github",
+    )
+    for name, path in extra:
+        write_report(path, render_check(result, name))
+    if summary_path:
+        from agentpolicy.report.github import step_summary
+
+        with open(summary_path, "a", encoding="utf-8", errors="backslashreplace") as handle:
+            handle.write(step_summary(result))
 
 
 CHECK_FORMATS = ("text", "json", "github", "sarif", "junit", "gitlab")
@@ -159,17 +143,3 @@ def _ci_stop_to_runner(active: bool) -> Iterator[None]:
                 ):
                     handle.write(stop_summary(message, hint))
         raise
-
-
-def _pushed_range() -> tuple[str, str]:
-    """The range pre-commit's pre-push stage hands over, with a trusted base (see `ci.pushed_range`)."""
-    if not os.environ.get("PRE_COMMIT_TO_REF") and not os.environ.get("PRE_COMMIT_LOCAL_BRANCH"):
-        raise click.UsageError(
-            "--pushed reads PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF, which pre-commit sets in the pre-push "
-            "stage; outside it, use --base REV --head REV"
-        )
-    from agentpolicy.app.ci import pushed_range
-    from agentpolicy.git.repo import Repo
-
-    found = pushed_range(Repo())
-    return found.base, found.head

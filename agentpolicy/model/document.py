@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 ERROR = "error"
+# The one spelling of an agent name (the agent schema's `name` pattern says the same)
+AGENT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 WARNING = "warning"
 
 Position = tuple[int, int]
