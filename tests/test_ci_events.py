@@ -393,7 +393,9 @@ def test_attack_github_crafted_before_is_refused_naming_it(world: World, tmp_pat
         env=github(ci, tmp_path, "push", payload, GITHUB_REF="refs/heads/main"),
     )
     refused(done, "`before`", "GITHUB_EVENT_PATH")
-    assert done.out == ""
+    stopped = json.loads(done.out)  # the JSON consumer gets a document stating the error, no verdict
+    assert stopped["error"]["exit_code"] == 2 and stopped["findings"] == [] and stopped["changes"] == []
+    assert not any(line.lstrip().startswith("::") for line in done.out.splitlines())
 
 
 @pytest.mark.parametrize("before", [None, 12, ["x"], {"a": 1}, ""])
