@@ -32,7 +32,7 @@ CONFORMANCE_FORMATS = ("text", "json", "github", "sarif", "junit", "gitlab")
     "outputs",
     multiple=True,
     metavar="FORMAT=PATH",
-    help="Also write FORMAT to PATH (repeatable), e.g. -o sarif=conformance.sarif.",
+    help="Also write FORMAT to PATH (repeatable), as check does: sarif=conformance.sarif.",
 )
 @click.option(
     "--max-findings",

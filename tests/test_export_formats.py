@@ -227,3 +227,14 @@ def test_several_agents_give_an_array_in_the_order_asked(
     documents = json.loads(done.out)
     assert isinstance(documents, list) and len(documents) == 2
     assert "pdf-extraction" in json.dumps(documents[0]) and "billing-cycle" in json.dumps(documents[1])
+
+
+def test_docs_json_md_shows_every_key_of_the_boundary_document(repo: GitRepo, keys: dict[str, Key]) -> None:
+    guarded_repo(repo, keys)
+    docs = (Path(__file__).parent.parent / "docs" / "json.md").read_text(encoding="utf-8")
+    section = docs.split("## `agentpolicy export --format boundary`", 1)[1]
+    shown = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    real = json.loads(repo.ap("export", "billing-cycle").out)
+    assert shown.keys() == real.keys()
+    assert shown["approvals"][0].keys() == real["approvals"][0].keys()
+    assert shown["requires_confirmation"] == real["requires_confirmation"]
