@@ -257,3 +257,102 @@ def test_extra_outputs_and_environment_errors(history: GitRepo, tmp_path: Path) 
     assert missing.code == 2
     bad_rev = history.ap("conformance", str(log), "--rev", "no-such-branch", "--format", "json")
     assert bad_rev.code == 2 and json.loads(bad_rev.out)["error"]["exit_code"] == 2
+
+
+def span(span_id: str, attrs: dict, parent: str | None = None, start: object = "1893456000000000000") -> dict:
+    found = {"spanId": span_id, "startTimeUnixNano": start}
+    found["attributes"] = [{"key": key, "value": {"stringValue": value}} for key, value in attrs.items()]
+    if parent:
+        found["parentSpanId"] = parent
+    return found
+
+
+def records(*spans_per_record: list) -> str:
+    return "".join(
+        json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}) + "\n"
+        for spans in spans_per_record
+    )
+
+
+TOOL = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "send-notifications"}
+
+
+def test_hostile_otlp_records_are_findings_never_crashes_or_hangs(history: GitRepo) -> None:
+    agent = {"gen_ai.agent.name": "billing-cycle"}
+    history.write(
+        "hostile-otlp.jsonl",
+        records(
+            [span("a", {**TOOL, **agent})],  # 2030-01-01T00:00:00Z: conforms
+            [span("b", {"gen_ai.operation.name": "execute_tool", **agent})],  # no tool name
+            [span("c", TOOL)],  # no agent anywhere
+            [span("d", {**TOOL, **agent}, start="yesterday")],
+            [span("e", {**TOOL, **agent}, start="0")],
+            [span("f", TOOL, parent="g"), span("g", {"x": "y"}, parent="f")],  # a loop of parents
+            [span("h", {"gen_ai.operation.name": "chat", **agent})],  # not a tool execution: no event
+        )
+        + '{"resourceSpans": {"not": "a list"}}\n'
+        + '{"resourceSpans": [{"scopeSpans": [{"spans": [5]}]}]}\n',
+    )
+    code, found, report = findings_by_line(history, "hostile-otlp.jsonl")
+    assert code == 1
+    assert found == {
+        2: ["AP500"],
+        3: ["AP500"],
+        4: ["AP500"],
+        5: ["AP500"],
+        6: ["AP500"],
+        8: ["AP500"],
+        9: ["AP500"],
+    }
+    messages = {f["line"]: f["message"] for f in report["findings"]}
+    assert "gen_ai.tool.name" in messages[2] and "gen_ai.agent.name" in messages[3]
+    assert "whole number of nanoseconds" in messages[4] and "out of range" in messages[5]
+    assert report["conformance"]["events"] == 1
+
+
+def test_an_agent_name_inherited_from_the_resource_counts(history: GitRepo) -> None:
+    record = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "gen_ai.agent.name", "value": {"stringValue": "billing-cycle"}}]
+                },
+                "scopeSpans": [{"spans": [span("a", {**TOOL, "gen_ai.agent.version": "1.4.0"})]}],
+            }
+        ]
+    }
+    history.write("resource.jsonl", json.dumps(record) + "\n")
+    assert history.ap("conformance", "resource.jsonl").code == 0
+
+
+def test_a_change_approved_later_takes_effect_when_its_approval_lands(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    repo.write(".agentpolicy/allowed_signers", keys["rev"].signer_line() + "\n")
+    repo.write("agents/billing-cycle.yaml", BILLING)
+    assert approve(repo, keys["rev"]).code == 0
+    commit_at(repo, "2030-01-01T00:00:00Z", "billing 1.4.0")
+    repo.write("agents/billing-cycle.yaml", EXPANDED_BILLING)
+    commit_at(repo, "2030-02-01T00:00:00Z", "expansion, merged before its review")
+    assert approve(repo, keys["rev"]).code == 0
+    commit_at(repo, "2030-02-10T00:00:00Z", "the review of the expansion")
+    portal = "submit-to-client-portal"
+    history_log = [event("2030-02-05T00:00:00Z", portal), event("2030-02-15T00:00:00Z", portal)]
+    repo.write("later.jsonl", "".join(json.dumps(given) + "\n" for given in history_log))
+    _, found, _ = findings_by_line(repo, "later.jsonl")
+    assert found == {1: ["AP503"]}
+
+
+def test_a_shallow_clone_is_refused_rather_than_misjudged(history: GitRepo, tmp_path: Path) -> None:
+    clone = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{history.path}", str(clone)],
+        check=True,
+        env=history.env,
+        capture_output=True,
+    )
+    (clone / "one.jsonl").write_text(json.dumps(event("2030-04-15T00:00:00Z", "send-notifications")) + "\n")
+    done = subprocess.run(
+        [AGENTPOLICY, "conformance", "one.jsonl"], cwd=clone, env=history.env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "shallow" in done.stderr
