@@ -356,3 +356,15 @@ def test_a_shallow_clone_is_refused_rather_than_misjudged(history: GitRepo, tmp_
         [AGENTPOLICY, "conformance", "one.jsonl"], cwd=clone, env=history.env, capture_output=True, text=True
     )
     assert done.returncode == 2 and "shallow" in done.stderr
+
+
+def test_conformance_and_export_agree_on_the_boundary_approved_at_each_commit(history: GitRepo) -> None:
+    import datetime as dt
+
+    from agentpolicy.conformance.timeline import build_timelines
+    from agentpolicy.runtime import Boundary
+
+    timeline = build_timelines(str(history.path), "HEAD").agents["billing-cycle"]
+    for rev, when in (("HEAD~3", "2030-01-15"), ("HEAD~2", "2030-02-15"), ("HEAD~2", "2030-03-15")):
+        state, _ = timeline.at(dt.datetime.fromisoformat(when + "T00:00:00+00:00"))
+        assert state == Boundary.from_repo(history.path, "billing-cycle", rev=rev), (rev, when)
