@@ -22,6 +22,11 @@ from tests.helpers import AGENTPOLICY, BILLING, GitRepo, Key, approve, guarded_r
 
 COMMANDS = ["", "check", "approve", "schema", "rules", "test", "audit", "status", "demo", "init", "new"]
 SLOW = {"demo"}  # runs a whole story of its own; covered by its own tests
+# commands whose examples need a scenario of their own, and the test that runs them
+ELSEWHERE = {
+    "export": "tests/test_runtime_help_examples.py",
+    "conformance": "tests/test_runtime_help_examples.py",
+}
 
 
 def help_text(command: str, cwd: Path, env: dict[str, str]) -> str:
@@ -88,6 +93,10 @@ def test_every_help_text_is_read_for_examples(tmp_path: Path, home: Path, keys: 
     repo = GitRepo(tmp_path / "r", home)
     with_examples = {c for c in COMMANDS if examples(help_text(c, repo.path, repo.env), c)}
     assert {"", "check", "approve", "schema", "audit"} <= with_examples
+    listing = help_text("", repo.path, repo.env).split("Commands:", 1)[1]
+    names = {line.split()[0] for line in listing.splitlines() if line.strip()}
+    unrun = names - set(COMMANDS) - set(ELSEWHERE)
+    assert not unrun, f"commands whose --help examples no test runs: {unrun}"
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c not in SLOW], ids=lambda c: c or "main")

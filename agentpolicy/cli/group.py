@@ -13,7 +13,9 @@ from agentpolicy import __version__
 from agentpolicy.cli.approve import approve
 from agentpolicy.cli.audit import audit
 from agentpolicy.cli.check import check
+from agentpolicy.cli.conformance import conformance
 from agentpolicy.cli.demo import demo
+from agentpolicy.cli.export import export
 from agentpolicy.cli.pack_tests import test_packs
 from agentpolicy.cli.rules import rules
 from agentpolicy.cli.scaffold import init, new
@@ -53,3 +55,5 @@ main.add_command(status)
 main.add_command(demo)
 main.add_command(init)
 main.add_command(new)
+main.add_command(export)
+main.add_command(conformance)

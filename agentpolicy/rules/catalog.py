@@ -278,3 +278,8 @@ PYTHON_RULES: dict[str, RuleInfo] = {
         ),
     )
 }
+
+# Conformance of runtime logs (agentpolicy conformance) has rules of its own, kept apart
+from agentpolicy.rules.catalog_runtime import RUNTIME_RULES  # noqa: E402 - after the base catalog
+
+PYTHON_RULES.update(RUNTIME_RULES)
