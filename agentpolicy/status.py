@@ -34,6 +34,7 @@ class AgentStatus:
     approvers: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     errors: int = 0
+    owner_email: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -93,6 +94,7 @@ def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = 
                 stage=str(data.get("stage", "?")),
                 version=str(data.get("version", "?")),
                 owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
+                owner_email=str(owner.get("email") or "") if isinstance(owner, dict) else "",
                 approved=approved,
                 approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers)
                 if approved and event
