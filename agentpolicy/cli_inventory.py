@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from agentpolicy.cli import _echo, _say, error_handler
+from agentpolicy.cli import _echo, _error_documents, _say, error_handler
 
 
 @click.command()
@@ -71,7 +71,7 @@ def inventory(
     agentpolicy inventory --from repositories.txt --db "$DATABASE_URL"
     """
     chosen = fmt or ("table" if sys.stdout.isatty() else "json")
-    with error_handler():
+    with error_handler(), _error_documents(chosen, [], "inventory"):
         from agentpolicy.inventory import InventoryRequest, run_inventory
         from agentpolicy.inventory.render import render_inventory, summary_text
         from agentpolicy.inventory.sources import repository_keys
