@@ -797,4 +797,6 @@ def new(agent: str, path: str | None, dry_run: bool) -> None:
 
             _echo(visible_lines(plan.actions[0].content.decode()), nl=False)
         _print_plan(plan, dry_run)
+
+
 main.add_command(__import__("agentpolicy.cli_inventory").cli_inventory.inventory)
