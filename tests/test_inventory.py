@@ -329,3 +329,80 @@ def test_a_clone_is_read_at_origins_default_branch_unless_rev_says(
         assert names == {"billing-cycle"} and document["repositories"][0]["rev"] == "refs/remotes/origin/main"
     else:
         assert names == {"billing-cycle", "pdf-extraction"}
+
+
+def _drain(master: int) -> str:
+    """What is left to read from a terminal whose writer has exited."""
+    seen = b""
+    while select.select([master], [], [], 1.0)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen.decode(errors="replace")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        for task in os.listdir(f"/proc/{current}/task"):
+            with open(f"/proc/{current}/task/{task}/children") as children:
+                for child in map(int, children.read().split()):
+                    found.append(child)
+                    pending.append(child)
+    return found
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes of a run: the children of its fork server."""
+    for child in _descendants(pid):
+        with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+            if b"forkserver" in cmdline.read():
+                return [grandchild for grandchild in _descendants(child)]
+    return []
+
+
+def test_a_worker_killed_mid_run_costs_nothing_but_time(
+    tmp_path: Path, home: Path, keys: dict[str, Key]
+) -> None:
+    """The out-of-memory killer takes a worker: the repositories it had are read again, alone."""
+    source = guarded_repo(GitRepo(tmp_path / "source", home), keys)
+    listing = tmp_path / "repositories.txt"
+    with listing.open("w") as handle:
+        for number in range(12):
+            clone = tmp_path / f"clone-{number:02d}"
+            subprocess.run(
+                ["git", "clone", "-q", str(source.path), str(clone)], check=True, env=clean_env(home)
+            )
+            handle.write(f"{clone}\n")
+    master, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [AGENTPOLICY, "inventory", "--from", str(listing), "--jobs", "2", "--format", "json"],
+        cwd=tmp_path,
+        env=clean_env(home),
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        _read_until(master, "2/12 repositories read", process)
+        victims = _workers(process.pid)
+        assert victims, "no worker process found"
+        os.kill(victims[0], signal.SIGKILL)
+        out, _ = process.communicate(timeout=240)
+        said = _drain(master)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        os.close(master)
+    assert process.returncode == 0, said
+    assert "a worker process stopped unexpectedly" in said and "read again, one at a time" in said
+    document = json.loads(out)
+    assert document["summary"]["read"] == 12 and document["summary"]["failed"] == 0
+    assert len(document["agents"]) == 12

@@ -65,7 +65,7 @@ def run_inventory(request: InventoryRequest) -> InventoryResult:
                 known = previous_fingerprints(database)
                 now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 jobs = [ScanJob(key, request.rev, known.get(key)) for key in request.repositories]
-                for done, scan in enumerate(_scans(jobs, request.jobs), 1):
+                for done, scan in enumerate(_scans(jobs, request.jobs, notes), 1):
                     record_scan(database, scan, now)
                     counts[scan.outcome] += 1
                     if request.progress:
@@ -85,7 +85,7 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _scans(jobs: list[ScanJob], workers: int | None) -> Iterator[RepositoryScan]:
+def _scans(jobs: list[ScanJob], workers: int | None, notes: list[str]) -> Iterator[RepositoryScan]:
     """Each job's scan, in the order they finish; a few in flight per worker, so memory stays flat."""
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     queue = list(reversed(jobs))
@@ -114,6 +114,11 @@ def _scans(jobs: list[ScanJob], workers: int | None) -> Iterator[RepositoryScan]
             orphans += flight.values()
             if broken and not orphans and queue:  # the pool broke before any job: make progress alone
                 orphans.append(queue.pop())
+        if orphans:
+            notes.append(
+                f"a worker process stopped unexpectedly; {len(orphans)} repositories it may have been "
+                "reading were read again, one at a time"
+            )
         for job in orphans:  # one at a time: the one that breaks its own worker is the culprit
             yield _alone(job)
 
