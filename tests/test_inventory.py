@@ -193,8 +193,12 @@ def test_a_broken_repository_is_reported_and_the_others_are_recorded(
     for folder in (corrupt / "objects").iterdir():  # every loose object and pack gone: nothing readable
         if folder.name not in ("info",):
             subprocess.run(["rm", "-rf", str(folder)], check=True)
+    holed = tmp_path / "holed"  # one agent's content is gone from the object store
+    subprocess.run(["git", "clone", "-q", str(fleet["alpha"]), str(holed)], check=True, env=clean_env(home))
+    blob = existing(holed, home).git("rev-parse", "HEAD:agents/billing-cycle.yaml").strip()
+    (holed / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
     inside = fleet["alpha"] / "agents"
-    targets = [fleet["alpha"], plain, shallow, corrupt, inside, tmp_path / "missing", fleet["beta"]]
+    targets = [fleet["alpha"], plain, shallow, corrupt, holed, inside, tmp_path / "missing", fleet["beta"]]
     code, document, err = inventory_json(tmp_path, home, *map(str, targets), "--db", database_url)
     assert code == 1, err
     status = {Path(r["path"]).name: (r["status"], r["error"] or "") for r in document["repositories"]}
@@ -202,11 +206,17 @@ def test_a_broken_repository_is_reported_and_the_others_are_recorded(
     assert status["plain-folder"][0] == "failed" and "not a git repository" in status["plain-folder"][1]
     assert status["shallow"][0] == "failed" and "shallow" in status["shallow"][1]
     assert "git fetch --unshallow" in status["shallow"][1]
-    assert status["corrupt.git"][0] == "failed"
+    assert status["corrupt.git"][0] == "failed" and "the repository is damaged" in status["corrupt.git"][1]
+    assert "git fsck" in status["corrupt.git"][1]
+    assert status["holed"] == (
+        "failed",
+        f"the repository is damaged: object {blob} is missing "
+        "(fix: run `git fsck` in it and restore the missing objects)",
+    )
     assert status["agents"][0] == "failed" and "a folder inside" in status["agents"][1]
     assert status["missing"] == ("failed", "no such folder")
     assert {a["name"] for a in document["agents"]} == {"billing-cycle", "pdf-extraction", "triage"}
-    assert "5 failed" in err and f"failed: {shallow}: this clone is shallow" in err
+    assert "6 failed" in err and f"failed: {shallow}: this clone is shallow" in err
 
 
 def _read_until(master: int, wanted: str, process: subprocess.Popen[bytes], limit: float = 120.0) -> str:

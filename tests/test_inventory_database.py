@@ -170,3 +170,27 @@ def test_the_default_database_is_a_file_in_the_current_folder(
     assert done.code == 0, done.text
     assert (tmp_path / "agentpolicy-inventory.sqlite").is_file()
     assert "database agentpolicy-inventory.sqlite" in done.err
+
+
+def test_rows_of_the_wrong_type_in_a_hand_edited_database_are_shown_as_text(
+    tmp_path: Path, home: Path, one_repo: Path
+) -> None:
+    """SQLite stores any type in any column: what reads back is hostile input, never structure."""
+    database = str(tmp_path / "inventory.sqlite")
+    assert inventory(tmp_path, home, str(one_repo), "--db", database).code == 0
+    execute(
+        database,
+        "UPDATE agents SET approvers = '{\"not\": \"a list\"}', approved = 'yes', approvals = 'many'",
+    )
+    execute(database, "UPDATE agents SET open_gaps = x'ff00', errors = 2.5, stage = 7")
+    execute(
+        database,
+        "INSERT INTO repositories (path, path_bytes, rev, status, scanned_at, checked_at)"
+        " VALUES ('/elsewhere', 'text, not bytes', 'HEAD', 'ok', '', '')",
+    )
+    done = inventory(tmp_path, home, str(one_repo), "--db", database, "--format", "json")
+    assert done.code == 0, done.text
+    agent = json.loads(done.out)["agents"][0]
+    assert (agent["approved"], agent["approvals"], agent["errors"], agent["stage"]) == (False, 0, 0, "7")
+    assert agent["approvers"] == ['{"not": "a list"}'] and agent["open_gaps"] == ["\\xff\x00"]
+    assert "Traceback" not in done.err

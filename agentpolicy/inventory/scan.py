@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from agentpolicy.inventory.records import (
 SCAN_FORMAT = 1
 _GIT_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
 ORIGIN_HEAD = "refs/remotes/origin/HEAD"
+_OBJECT_ID = re.compile("[0-9a-f]{40}|[0-9a-f]{64}")  # pygit2 raises KeyError(id) for a missing object
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ def scan_repository(job: ScanJob) -> RepositoryScan:
             why = exc.message + (f" (fix: {exc.hint})" if exc.hint else "")
         elif type(exc).__module__.startswith(("pygit2", "_pygit2")) or isinstance(exc, OSError):
             why = f"cannot read the git repository: {exc} (fix: run `git fsck` in it)"
+        elif isinstance(exc, KeyError) and _OBJECT_ID.fullmatch(str(exc.args[0]) if exc.args else ""):
+            why = (
+                f"the repository is damaged: object {exc.args[0]} is missing "
+                "(fix: run `git fsck` in it and restore the missing objects)"
+            )
         else:
             why = f"internal error while reading it: {type(exc).__name__}: {exc} (a bug: please report it)"
         return RepositoryScan(job.key, shown, FAILED, rev=job.rev or "", error=storable(why))
@@ -80,6 +87,12 @@ def _scan(job: ScanJob, path: str, shown: str) -> RepositoryScan:
             f"this clone is shallow: its approvals cannot be vouched for (fix: {FETCH_FULL_HISTORY})"
         )
     rev = job.rev or _default_rev(repo)
+    missing = _missing_commit(pygit2, repo, rev)
+    if missing:
+        raise RepositoryUnreadable(
+            f"the repository is damaged: {rev} names commit {missing}, which is missing "
+            "(fix: run `git fsck` in it and restore the missing objects)"
+        )
     commit = None if rev == "HEAD" and repo.head_is_unborn else Repo(path).resolve(rev)
     fingerprint = _fingerprint(rev, commit)
     if job.previous == fingerprint:
@@ -119,6 +132,16 @@ def _open_exactly(pygit2: Any, path: str) -> Any:
         inside = repo.workdir or repo.path
         raise RepositoryUnreadable(f"not a git repository itself: a folder inside {inside}")
     return repo
+
+
+def _missing_commit(pygit2: Any, repo: Any, rev: str) -> str | None:
+    """The commit a branch names when its object is gone (a damaged repository), else None."""
+    try:
+        reference = repo.references.get("HEAD" if rev == "HEAD" else rev)
+        target = reference.resolve().target if reference is not None else None
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+    return str(target) if target is not None and repo.get(target) is None else None
 
 
 def _default_rev(repo: Any) -> str:

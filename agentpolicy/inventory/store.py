@@ -38,7 +38,7 @@ _INSERT_CHANGE = (
 def previous_fingerprints(database: Database) -> dict[bytes, str]:
     """The fingerprint of each repository's last complete scan (a failed one has none)."""
     rows = database.execute("SELECT path_bytes, fingerprint FROM repositories WHERE status = 'ok'")
-    return {bytes(key): str(value) for key, value in rows if isinstance(value, str)}
+    return {_bytes(key): value for key, value in rows if isinstance(value, str)}
 
 
 def record_scan(database: Database, scan: RepositoryScan, now: str) -> None:
@@ -142,7 +142,7 @@ def read_inventory(database: Database, keys: list[bytes]) -> tuple[list[Reposito
         "SELECT id, path_bytes, path, rev, head_commit, status, error, scanned_at, checked_at"
         " FROM repositories"
     ):
-        if bytes(row[1]) in wanted:
+        if _bytes(row[1]) in wanted:
             repositories[row[0]] = row
     unapproved: dict[tuple[Any, str], int] = {}
     for repository_id, agent, count in database.execute(
@@ -194,6 +194,11 @@ def read_inventory(database: Database, keys: list[bytes]) -> tuple[list[Reposito
     board.sort(key=lambda r: r.path)
     agents.sort(key=lambda a: (a.repository, a.name, a.path))
     return board, agents
+
+
+def _bytes(value: Any) -> bytes:
+    """A stored path's bytes; a value of another type (a hand-edited SQLite row) matches no path."""
+    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else b""
 
 
 def _text(value: Any) -> str:
