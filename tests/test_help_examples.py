@@ -26,6 +26,7 @@ SLOW = {"demo"}  # runs a whole story of its own; covered by its own tests
 ELSEWHERE = {
     "export": "tests/test_runtime_help_examples.py",
     "conformance": "tests/test_runtime_help_examples.py",
+    "inventory": "tests/test_inventory_docs.py",
 }
 
 

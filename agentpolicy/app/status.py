@@ -55,6 +55,7 @@ def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = 
                 stage=str(data.get("stage", "?")),
                 version=str(data.get("version", "?")),
                 owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
+                owner_email=str(owner.get("email") or "") if isinstance(owner, dict) else "",
                 approved=approved,
                 approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers)
                 if approved and event

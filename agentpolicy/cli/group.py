@@ -16,6 +16,7 @@ from agentpolicy.cli.check import check
 from agentpolicy.cli.conformance import conformance
 from agentpolicy.cli.demo import demo
 from agentpolicy.cli.export import export
+from agentpolicy.cli.inventory import inventory
 from agentpolicy.cli.pack_tests import test_packs
 from agentpolicy.cli.rules import rules
 from agentpolicy.cli.scaffold import init, new
@@ -57,3 +58,4 @@ main.add_command(init)
 main.add_command(new)
 main.add_command(export)
 main.add_command(conformance)
+main.add_command(inventory)

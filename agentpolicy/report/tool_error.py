@@ -28,6 +28,7 @@ EMPTY_JSON: dict[str, dict[str, Any]] = {
     },
     "audit": {"notes": [], "summary": {"events": 0, "unapproved": 0, "commits_walked": 0}, "events": []},
     "status": {"agents": []},
+    "inventory": {"summary": {}, "repositories": [], "agents": []},
 }
 
 

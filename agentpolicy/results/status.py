@@ -26,6 +26,7 @@ class AgentStatus:
     approvers: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     errors: int = 0
+    owner_email: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dict(vars(self))
