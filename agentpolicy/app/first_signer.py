@@ -65,7 +65,7 @@ def _git_signing_key(repo: Any) -> str | None:
         return None
     literal = key.removeprefix("key::")
     if literal.startswith(("ssh-", "ecdsa-", "sk-")):
-        return literal
+        return str(literal)
     path = os.path.expanduser(key)
     path = path if path.endswith(".pub") else path + ".pub"
     try:

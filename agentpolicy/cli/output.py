@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import click
 
@@ -15,6 +15,9 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 REPORT_URL = "https://github.com/agentpolicy/agentpolicy/issues"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def echo(text: str, *, err: bool = False, nl: bool = True, runner_safe: bool = False) -> None:
@@ -101,7 +104,7 @@ def use_color(stream_is_tty: bool) -> bool:
     return stream_is_tty and "NO_COLOR" not in os.environ
 
 
-def outputs_option(example: str) -> Any:
+def outputs_option(example: str) -> Callable[[F], F]:
     return click.option(
         "-o",
         "--output-to",

@@ -36,11 +36,11 @@ class ConformanceResult(CheckResult):
 
     @property
     def errors(self) -> int:
-        return CheckResult.errors.fget(self) + self.omitted.get(ERROR, 0)  # type: ignore[attr-defined]
+        return int(CheckResult.errors.fget(self)) + self.omitted.get(ERROR, 0)  # type: ignore[attr-defined]
 
     @property
     def warnings(self) -> int:
-        return CheckResult.warnings.fget(self) + self.omitted.get(WARNING, 0)  # type: ignore[attr-defined]
+        return int(CheckResult.warnings.fget(self)) + self.omitted.get(WARNING, 0)  # type: ignore[attr-defined]
 
 
 def run_conformance(request: ConformanceRequest) -> ConformanceResult:

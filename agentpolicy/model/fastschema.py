@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 _SAME_IN_BOTH = {
     "type",
@@ -175,7 +175,9 @@ def strict_validator(schema: Any) -> Any:
         from jsonschema.validators import extend
 
         checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
-        strict = extend(Draft202012Validator, validators={"pattern": _pattern}, type_checker=checker)
+        strict = cast(Any, extend)(
+            Draft202012Validator, validators={"pattern": _pattern}, type_checker=checker
+        )
         _strict[key] = strict(schema)
     return _strict[key]
 
@@ -209,7 +211,8 @@ def _compile(schema: Any) -> Callable[[Any], Any] | None:
     draft7 = as_draft7(schema)
     from agentpolicy.model import builtin_validators
 
-    shipped = builtin_validators.FACTORIES.get(schema_key(draft7))
+    factories: dict[str, Callable[[], Callable[[Any], Any]]] = builtin_validators.FACTORIES
+    shipped = factories.get(schema_key(draft7))
     if shipped is not None:
         return shipped()
     try:

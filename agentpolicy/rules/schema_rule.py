@@ -193,7 +193,7 @@ def _article(expected: Any) -> str:
         "boolean": "true or false",
         "number": "a number",
         "null": "empty",
-    }.get(expected, expected)
+    }.get(expected, str(expected))
 
 
 def _owner_shape(owner: Any) -> str:
