@@ -16,7 +16,6 @@ MAX_LINES = 350
 # Modules still over the limit, with their size when the limit came in: they may only shrink
 # (each is to be split along a seam named in docs/architecture.md, "Known debts").
 KNOWN_LARGE = {
-    "app/ci.py": 417,
     "app/replay.py": 601,
     "review/judge.py": 456,
     "review/signing.py": 408,

@@ -63,6 +63,10 @@ class Repo:
         return self.workdir
 
     @property
+    def is_shallow(self) -> bool:
+        return bool(self.repo.is_shallow)
+
+    @property
     def has_head(self) -> bool:
         return not self.repo.head_is_unborn
 
