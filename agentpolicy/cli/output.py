@@ -154,16 +154,6 @@ def error_documents(fmt: str | None, extra: list[tuple[str, str]], command: str 
         raise
 
 
-def worktree_config() -> Any:
-    """The configuration of the work tree around the current folder, with its packs."""
-    from agentpolicy.app.check import find_worktree_config
-    from agentpolicy.files.snapshot import FolderSnapshot
-    from agentpolicy.rules.config import load_config
-
-    raw, where = find_worktree_config(".")
-    return load_config(raw, os.path.relpath(where)).with_packs(FolderSnapshot(os.path.dirname(where)))
-
-
 def parse_date(value: str | None, flag: str) -> Any:
     if value is None:
         return None
