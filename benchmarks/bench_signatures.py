@@ -27,10 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa,
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agentpolicy.review import signing
-
-from agentpolicy.review import sshverify
-from agentpolicy.review.sshsig import ssh_mpint, ssh_string
+from agentpolicy.review import signing, sshverify
+from agentpolicy.review.sshwire import ssh_mpint, ssh_string
 
 KINDS = [("ed25519", []), ("ecdsa", ["-b", "256"]), ("rsa", ["-b", "3072"])]
 

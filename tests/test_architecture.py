@@ -16,12 +16,9 @@ MAX_LINES = 350
 # Modules still over the limit, with their size when the limit came in: they may only shrink
 # (each is to be split along a seam named in docs/architecture.md, "Known debts").
 KNOWN_LARGE = {
-    "app/ci.py": 417,
     "app/replay.py": 601,
-    "git/repo.py": 354,
     "review/judge.py": 456,
     "review/signing.py": 408,
-    "review/sshsig.py": 668,
     "rules/config.py": 386,
 }
 
@@ -88,3 +85,27 @@ def test_every_rule_id_in_the_code_is_registered() -> None:
     assert used, "no rule ids found: the scan is broken"
     unregistered = {rule: where for rule, where in used.items() if rule not in registered}
     assert unregistered == {}
+
+
+MAX_COMMAND_LINES = 40
+
+
+def test_every_command_is_thin() -> None:
+    """A click command parses, calls one library function in app/, reports and exits: its body (the
+    docstring aside) fits in 40 lines; anything longer is a use case hiding in the command line."""
+    long = {}
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef) or not any(map(_is_click_command, node.decorator_list)):
+                continue
+            body = node.body[1:] if ast.get_docstring(node) else node.body
+            lines = body[-1].end_lineno - body[0].lineno + 1 if body and body[-1].end_lineno else 0
+            if lines > MAX_COMMAND_LINES:
+                long[f"{path.relative_to(ROOT)}: {node.name}"] = lines
+    assert long == {}, f"move the work into a use case in agentpolicy/app: {long}"
+
+
+def _is_click_command(decorator: ast.expr) -> bool:
+    """`@click.command(...)`, `@click.group(...)`, `@main.command(...)` and the like."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(target, ast.Attribute) and target.attr in ("command", "group")

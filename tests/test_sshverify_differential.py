@@ -22,15 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentpolicy.review import sshverify
-from agentpolicy.review.sshsig import (
-    ED25519,
-    WireReader,
-    certificate_principals,
-    key_identity,
-    parse_signature,
-    ssh_mpint,
-    ssh_string,
-)
+from agentpolicy.review.sshkeys import ED25519, certificate_principals, key_identity
+from agentpolicy.review.sshsig import parse_signature
+from agentpolicy.review.sshwire import WireReader, ssh_mpint, ssh_string
 
 NS = "agentpolicy-review"
 PAYLOAD = b"agent: billing-cycle\ndigest: sha256:0123\n"

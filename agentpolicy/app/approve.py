@@ -15,6 +15,7 @@ from agentpolicy.files.atomic import repo_target, write_new_in
 from agentpolicy.files.snapshot import Snapshot
 from agentpolicy.model.document import AGENT_NAME, ERROR
 from agentpolicy.review.entries import entry_path, load_review, signed_payload
+from agentpolicy.review.sshkeys import is_key_type
 from agentpolicy.rules.config import CONFIG_PATH, Config, load_config, read_config_file
 from agentpolicy.rules.engine import check_loaded, load_agent
 
@@ -219,7 +220,7 @@ def _signing_key(explicit: str | None, repo: Any) -> tuple[str | None, bool, str
     if not value:
         return None, False, None
     literal = value.removeprefix("key::")
-    if literal.startswith(("ssh-", "ecdsa-", "sk-")):
+    if is_key_type(literal):
         import tempfile
 
         handle, temporary = tempfile.mkstemp(prefix="agentpolicy-key-", suffix=".pub")
@@ -243,8 +244,9 @@ def _sign(
     warnings: list[str],
     worktree: Snapshot,
 ) -> bool:
+    from agentpolicy.review.allowed_signers import parse_allowed_signers
     from agentpolicy.review.signing import NAMESPACE, sign
-    from agentpolicy.review.sshsig import parse_allowed_signers, parse_signature
+    from agentpolicy.review.sshsig import parse_signature
 
     path, in_agent, temporary = _signing_key(key, repo)
     if path is None:

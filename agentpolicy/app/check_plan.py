@@ -71,14 +71,14 @@ def plan_check(
 
 
 def _pushed_range() -> tuple[str, str]:
-    """The range pre-commit's pre-push stage hands over, with a trusted base (see `ci.pushed_range`)."""
+    """The range pre-commit's pre-push stage hands over, with a trusted base (see `app/pushed_range.py`)."""
     if not os.environ.get("PRE_COMMIT_TO_REF") and not os.environ.get("PRE_COMMIT_LOCAL_BRANCH"):
         raise UsageProblem(
             "--pushed reads PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF, which pre-commit sets in the pre-push "
             "stage; outside it, use --base REV --head REV",
             "run it from the agentpolicy-push hook, or pass --base REV --head REV",
         )
-    from agentpolicy.app.ci import pushed_range
+    from agentpolicy.app.pushed_range import pushed_range
     from agentpolicy.git.repo import Repo
 
     found = pushed_range(Repo())

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentpolicy.review.sshkeys import is_key_type
+
 NAMESPACE = "agentpolicy-review"
 DEFAULT_KEY = "~/.ssh/id_ed25519"
 
@@ -64,7 +66,7 @@ def _git_signing_key(repo: Any) -> str | None:
     if not key:
         return None
     literal = key.removeprefix("key::")
-    if literal.startswith(("ssh-", "ecdsa-", "sk-")):
+    if is_key_type(literal):
         return str(literal)
     path = os.path.expanduser(key)
     path = path if path.endswith(".pub") else path + ".pub"
@@ -73,4 +75,4 @@ def _git_signing_key(repo: Any) -> str | None:
             text = handle.read().strip()
     except (OSError, UnicodeDecodeError):
         return None
-    return text if text.startswith(("ssh-", "ecdsa-", "sk-")) and "\n" not in text else None
+    return text if is_key_type(text) and "\n" not in text else None

@@ -18,7 +18,7 @@ from typing import Any
 from agentpolicy.app.first_signer import append_command, find_first_signer
 from agentpolicy.app.precommit_config import PRE_COMMIT_CONFIG, block_entry, plan_hook_edit
 from agentpolicy.errors import AgentPolicyError, WriteError
-from agentpolicy.files.atomic import repo_target, write_new_in
+from agentpolicy.files.atomic import replace_file, repo_target, write_new_in
 from agentpolicy.files.globs import static_prefix
 from agentpolicy.model.document import AGENT_NAME
 from agentpolicy.rules.config import (
@@ -90,9 +90,7 @@ class Plan:
 
 
 def _insert(path: str, text: bytes, at: int | None, expected: bytes | None) -> None:
-    """Insert into an existing file atomically (temporary file, then rename), keeping every byte."""
-    import tempfile
-
+    """Insert into an existing file atomically (files/atomic), keeping every other byte and its mode."""
     with open(path, "rb") as handle:
         original = handle.read()
     if expected is not None and original != expected:
@@ -102,18 +100,7 @@ def _insert(path: str, text: bytes, at: int | None, expected: bytes | None) -> N
             path=path,
         )
     position = len(original) if at is None else at
-    updated = original[:position] + text + original[position:]
-    folder = os.path.dirname(path) or "."
-    handle_no, temporary = tempfile.mkstemp(prefix=".agentpolicy-", dir=folder)
-    try:
-        with os.fdopen(handle_no, "wb") as stream:
-            stream.write(updated)
-        os.chmod(temporary, os.stat(path).st_mode & 0o777)
-        os.replace(temporary, path)
-    except OSError as exc:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise WriteError(f"cannot update {path}: {exc.strerror}", "check permissions and free space") from exc
+    replace_file(path, original[:position] + text + original[position:], mode=os.stat(path).st_mode & 0o777)
 
 
 def _read(path: str) -> bytes:

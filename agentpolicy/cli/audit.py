@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -15,6 +16,8 @@ from agentpolicy.cli.output import (
     parse_outputs,
     write_report,
 )
+
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
 @click.command()
@@ -38,7 +41,7 @@ from agentpolicy.cli.output import (
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "markdown", "html"]),
+    type=click.Choice(FORMATS),
     default=None,
     help="Output format (default: table on a terminal, json otherwise).",
 )
@@ -76,46 +79,31 @@ def audit(
     """
     chosen = fmt or ("table" if sys.stdout.isatty() and not output else "json")
     with error_handler(), error_documents(None if output else chosen, [], "audit"):
-        from agentpolicy.app.audit import AuditRequest, run_audit
+        from agentpolicy.app.audit import AuditRequest
+        from agentpolicy.app.audit_run import audit_report
         from agentpolicy.report.audit_report import render_audit
 
-        progress = (
-            (lambda n: click.echo(f"\r  {n} commits read...", err=True, nl=False))
-            if sys.stderr.isatty()
-            else None
+        extra = parse_outputs(outputs, FORMATS)
+        progress = _progress() if sys.stderr.isatty() else None
+        request = AuditRequest(
+            agents=agents,
+            rev=rev,
+            since=parse_date(since, "--since"),
+            until=parse_date(until, "--until"),
+            unapproved_only=unapproved_only,
+            all_parents=all_parents,
+            progress=progress,
         )
-        result = run_audit(
-            AuditRequest(
-                agents=agents,
-                rev=rev,
-                since=parse_date(since, "--since"),
-                until=parse_date(until, "--until"),
-                unapproved_only=unapproved_only,
-                all_parents=all_parents,
-                progress=progress,
-            )
-        )
+        with_board = "html" in (chosen, *(name for name, _ in extra))
+        report = audit_report(request, strict=strict, with_board=with_board)
         if progress:
             click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
-        extra = parse_outputs(outputs, ("table", "json", "csv", "markdown", "html"))
-        board = None
-        if chosen == "html" or any(name == "html" for name, _ in extra):
-            from agentpolicy.app.status import run_status
-
-            board = (
-                run_status(rev=rev.partition("..")[2] or "HEAD")
-                if ".." in rev
-                else run_status(rev=rev, audit=result)  # the same walk: filters do not touch `latest`
-            )
-        if strict and result.history_cut:  # before any output: exit 2 prints only the error
-            from agentpolicy.errors import GitError
-            from agentpolicy.git.repo import FETCH_FULL_HISTORY
-
-            raise GitError(
-                "this clone is shallow: --strict cannot vouch for the history it does not have",
-                FETCH_FULL_HISTORY,
-            )
-        emit(render_audit(result, chosen, board), output)
+        emit(render_audit(report.result, chosen, report.board), output)
         for name, path in extra:
-            write_report(path, render_audit(result, name, board))
-        sys.exit(1 if strict and result.unapproved else 0)
+            write_report(path, render_audit(report.result, name, report.board))
+        sys.exit(report.exit_code(strict))
+
+
+def _progress() -> Callable[[int], None]:
+    """A commit counter on the terminal while the history is read."""
+    return lambda n: click.echo(f"\r  {n} commits read...", err=True, nl=False)

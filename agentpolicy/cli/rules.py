@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from agentpolicy.cli.output import echo, error_handler, say, worktree_config
+from agentpolicy.cli.output import echo, error_handler, say
 
 
 @click.command()
@@ -23,6 +23,7 @@ def rules(fmt: str) -> None:
     in .agentpolicy.yaml; `from:` says which.
     """
     with error_handler():
+        from agentpolicy.app.worktree_config import worktree_config
         from agentpolicy.rules import all_rules
 
         known = sorted(

@@ -92,8 +92,10 @@ def _remove(temporary: str) -> None:
         os.unlink(temporary)
 
 
-def replace_file(path: str, data: bytes) -> None:
-    """Write a report the user asked for: complete or not at all (temporary file, then rename).
+def replace_file(path: str, data: bytes, *, mode: int | None = None) -> None:
+    """Write a report the user asked for, or update a file: complete or not at all (temporary
+    file, then rename). ``mode``: the permissions to give it (an updated file keeps its own);
+    otherwise what a plain ``open()`` would give under the umask.
 
     On any failure (a full disk, a folder where the file should go, an interrupt) the
     temporary file is removed and ``path`` is left as it was.
@@ -109,6 +111,8 @@ def replace_file(path: str, data: bytes) -> None:
             f"cannot write {path}: {exc.strerror}", "check the folder and free space", path=path
         ) from exc
     try:
+        if mode is not None:
+            os.fchmod(handle, mode)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.replace(temporary, path)

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentpolicy.errors import GitError
 from agentpolicy.files.filenames import SubmoduleError, path_key
+from agentpolicy.git.objects import blob_data, damaged, get_object, reading
 from agentpolicy.git.repo import Repo
 
 _GITLINK_MODE = 0o160000
@@ -22,8 +22,9 @@ _GITLINK_MODE = 0o160000
 
 @dataclass(frozen=True)
 class FileDelta:
+    """A file gone (``old_path``), come (``new_path``, ``new_id``) or changed (both paths)."""
+
     old_path: str | None
-    old_id: str | None
     new_path: str | None
     new_id: str | None
 
@@ -115,13 +116,14 @@ class History:
                 step.side = mainline is not None and step.id not in mainline
                 yield step
         except self._pygit2.GitError as exc:
-            raise GitError(f"cannot read history: {exc}", "check that the repository is intact") from exc
+            raise damaged(f"cannot read its history: {exc}") from exc
 
     def _first_parent_ids(self, head: str, hide: str | None) -> set[str]:
         return {str(commit.id) for commit in self.commits(head, hide, first_parent=True)}
 
     def files_at(self, commit_id: str) -> dict[str, str]:
-        return dict(self.files(self.git[commit_id].tree))
+        with reading():
+            return dict(self.files(get_object(self.git, commit_id).tree))
 
     def _step(self, commit: Any) -> CommitStep:
         step = CommitStep(
@@ -142,7 +144,7 @@ class History:
         if parent is not None:
             step.parent_id = str(parent.id)
         if parent is None:
-            step.deltas = [FileDelta(None, None, path, blob) for path, blob in self.files(commit.tree)]
+            step.deltas = [FileDelta(None, path, blob) for path, blob in self.files(commit.tree)]
             return step
         for folder, old, new in zip(
             self.folders, self._fingerprint(parent.tree), self._fingerprint(commit.tree), strict=True
@@ -165,11 +167,7 @@ class History:
                     continue
                 files = [(folder, str(obj.id))] if obj.type_str == "blob" else list(self._walk(obj, prefix))
                 for path, blob in files:
-                    yield (
-                        FileDelta(path, blob, None, None)
-                        if side == "old"
-                        else FileDelta(None, None, path, blob)
-                    )
+                    yield FileDelta(path, None, None) if side == "old" else FileDelta(None, path, blob)
             return
         for delta in old_tree.diff_to_tree(new_tree).deltas:
             for side in (delta.old_file, delta.new_file):
@@ -179,7 +177,6 @@ class History:
             gone = delta.new_file.id.raw == b"\0" * 20
             yield FileDelta(
                 None if zero else f"{prefix}{path_key(delta.old_file.raw_path)}",
-                None if zero else str(delta.old_file.id),
                 None if gone else f"{prefix}{path_key(delta.new_file.raw_path)}",
                 None if gone else str(delta.new_file.id),
             )
@@ -205,7 +202,7 @@ class History:
                 self._refuse_submodule_above(tree, folder)
                 continue
             if entry.type_str == "tree":
-                yield from self._walk(self.git[entry.id], folder + "/")
+                yield from self._walk(get_object(self.git, entry.id), folder + "/")
             elif entry.type_str == "blob":
                 yield folder, str(entry.id)
             elif entry.filemode == _GITLINK_MODE:
@@ -230,10 +227,9 @@ class History:
             if entry.filemode == _GITLINK_MODE:
                 raise SubmoduleError.in_history(path, prefix.rstrip("/"))
             if entry.type_str == "tree":
-                yield from self._walk(self.git[entry.id], path + "/")
+                yield from self._walk(get_object(self.git, entry.id), path + "/")
             elif entry.type_str == "blob":
                 yield path, str(entry.id)
 
     def blob(self, blob_id: str) -> bytes:
-        data: bytes = self.git[blob_id].data
-        return data
+        return blob_data(self.git, blob_id)

@@ -8,18 +8,17 @@ those variables, so they are honoured here explicitly.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from agentpolicy.errors import GitError
 from agentpolicy.files.filenames import path_bytes, path_key
 from agentpolicy.files.snapshot import EmptySnapshot, Snapshot
+from agentpolicy.git.objects import get_object, reading
+from agentpolicy.git.revisions import FETCH_FULL_HISTORY, RevisionResolver
 from agentpolicy.git.snapshots import IndexSnapshot, TreeSnapshot, WorkTreeSnapshot
 
-FETCH_FULL_HISTORY = (
-    "fetch full history: git fetch --unshallow (GitHub Actions: actions/checkout with fetch-depth: 0)"
-)
+__all__ = ["FETCH_FULL_HISTORY", "Identity", "Repo"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ class Repo:
         except pygit2.GitError as exc:
             hint = _open_hint(str(exc), git_dir, start)
             raise GitError(f"cannot open the git repository: {exc}", hint) from exc
+        self._revisions = RevisionResolver(self.repo)
         work_tree = os.environ.get("GIT_WORK_TREE")
         self.workdir: str | None = os.path.abspath(work_tree) if work_tree else self.repo.workdir
 
@@ -63,16 +63,22 @@ class Repo:
         return self.workdir
 
     @property
+    def is_shallow(self) -> bool:
+        return bool(self.repo.is_shallow)
+
+    @property
     def has_head(self) -> bool:
         return not self.repo.head_is_unborn
 
     def head_snapshot(self) -> Snapshot:
         if not self.has_head:
             return EmptySnapshot()
-        return TreeSnapshot(self.repo, self.repo.head.peel(self._pygit2.Commit).tree, "HEAD")
+        with reading():
+            return TreeSnapshot(self.repo, self.repo.head.peel(self._pygit2.Commit).tree, "HEAD")
 
     def revision_snapshot(self, commit_id: str, label: str) -> Snapshot:
-        return TreeSnapshot(self.repo, self.repo[commit_id].tree, label)
+        with reading():
+            return TreeSnapshot(self.repo, get_object(self.repo, commit_id).tree, label)
 
     def index_snapshot(self, head: Snapshot | None = None) -> Snapshot:
         """The index; ``head`` (HEAD's snapshot, if the caller has one) is shared, not re-read."""
@@ -100,119 +106,18 @@ class Repo:
     def worktree_snapshot(self) -> Snapshot:
         return WorkTreeSnapshot(self.repo, self.require_workdir())
 
-    # -- revisions ----------------------------------------------------------
+    # -- revisions (git/revisions.py) ----------------------------------------
     def resolve(self, revision: str) -> str:
-        """A commit id for ``revision``; fail closed with a fix when it is unknown or ambiguous.
-
-        The base of a check is its trust root, so a name must mean one thing:
-        see ``_refuse_ambiguity``.
-        """
-        name, suffix = split_revision(revision)
-        if name and _FULL_ID.fullmatch(name) and self._object(name) is None:
-            self._unknown(revision)  # libgit2 would fall back to a ref of that name
-        if name.startswith("refs/") and not self._ref_exists(name):
-            self._unknown(revision)  # a full name is never looked up as refs/tags/refs/...
-        if name and not _FULL_ID.fullmatch(name):
-            self._refuse_ambiguity(revision, "HEAD" if name == "@" else name, suffix)
-        try:
-            obj = self.repo.revparse_single(revision)
-            commit = obj.peel(self._pygit2.Commit)
-        except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
-            self._unknown(revision)
-        return str(commit.id)
-
-    def _unknown(self, revision: str) -> NoReturn:
-        hint = "check the name (git branch -a), or fetch it (git fetch origin)"
-        remote_branch = re.fullmatch(r"refs/remotes/([^/]+)/(.+)", split_revision(revision)[0])
-        if remote_branch:
-            hint = f"fetch it: git fetch {remote_branch[1]} {remote_branch[2]}"
-        if self.repo.is_shallow:
-            hint = f"this clone is shallow: {FETCH_FULL_HISTORY}"
-        raise GitError(f"unknown revision {revision!r}", hint) from None
-
-    def _refuse_ambiguity(self, revision: str, name: str, suffix: str) -> None:
-        """Refuse a short name that several refs (or a ref and an abbreviated id) answer to.
-
-        git and libgit2 silently take the first match of their search order
-        (so a pushed tag `origin/main` beats refs/remotes/origin/main, and a
-        branch `1a2b3c4` beats the commit 1a2b3c4...). A name that exists
-        exactly as written (HEAD, refs/heads/x) means that ref and nothing else:
-        spelling it in full is the fix offered here.
-        """
-        if self._ref_exists(name):
-            return
-        found = [
-            (full + suffix, self._ref_label(full)) for full in dwim_candidates(name) if self._ref_exists(full)
-        ]
-        if not found:
-            return
-        abbreviated = self._abbreviated_commit(name, suffix)
-        if abbreviated is not None:
-            found.append(abbreviated)
-        if len(found) < 2:
-            return
-        listed = ", ".join(f"{spelling} ({label})" for spelling, label in found)
-        spellings = " or ".join(spelling for spelling, _ in found)
-        raise GitError(
-            f"revision {revision!r} is ambiguous: it could mean {listed}",
-            f"spell the one you mean in full: {spellings}; a tag or branch that shadows another "
-            "may be an attack: remove the one you did not make",
-        )
-
-    def _abbreviated_commit(self, name: str, suffix: str) -> tuple[str, str] | None:
-        """(spelling, label) of the commit ``name`` abbreviates, also as `git describe` output."""
-        match = _ABBREVIATED_ID.fullmatch(name) or _DESCRIBED_ID.fullmatch(name)
-        if match is None:
-            return None
-        prefix = match["hex"]
-        try:
-            found = self.repo[prefix]
-        except KeyError:
-            return None
-        except ValueError:  # several objects share the prefix
-            return (
-                f"the whole id of the commit{suffix}",
-                f"any of the objects whose id starts with {prefix}",
-            )
-        try:
-            commit = found.peel(self._pygit2.Commit)
-        except (ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
-            return None  # a blob or tree is no revision anyone means
-        return (f"{found.id}{suffix}", f"the commit whose id starts with {prefix}: {str(commit.id)[:12]}")
-
-    def _ref_exists(self, full_name: str) -> bool:
-        try:
-            return self.repo.references.get(full_name) is not None
-        except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
-            return False
-
-    def _ref_label(self, full_name: str) -> str:
-        commit = self.ref_commit(full_name)
-        return f"commit {commit[:12]}" if commit else "not a commit"
-
-    def _object(self, object_id: str) -> Any:
-        try:
-            return self.repo.get(object_id)
-        except ValueError:
-            return None
+        """A commit id for ``revision``; fail closed with a fix when it is unknown or ambiguous."""
+        return self._revisions.resolve(revision)
 
     def ref_commit(self, full_name: str) -> str | None:
         """The commit the ref named exactly ``full_name`` points to (no search), or None."""
-        try:
-            ref = self.repo.references.get(full_name)
-            if ref is None:
-                return None
-            return str(ref.peel(self._pygit2.Commit).id)
-        except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
-            return None
+        return self._revisions.ref_commit(full_name)
 
     def ref_name(self, full_name: str) -> str | None:
         """The ref that ``full_name`` ends at after following symbolic refs, or None."""
-        try:
-            ref = self.repo.references.get(full_name)
-            return None if ref is None else str(ref.resolve().name)
-        except (KeyError, ValueError, self._pygit2.GitError, self._pygit2.InvalidSpecError):
-            return None
+        return self._revisions.ref_name(full_name)
 
     def ref_names(self, prefix: str) -> list[str]:
         return sorted(name for name in self.repo.references if name.startswith(prefix))
@@ -238,10 +143,12 @@ class Repo:
             return None
 
     def has_merge_base(self, base: str, head: str) -> bool:
-        return self.repo.merge_base(base, head) is not None
+        with reading():
+            return self.repo.merge_base(base, head) is not None
 
     def merge_base(self, base: str, head: str) -> str:
-        found = self.repo.merge_base(base, head)
+        with reading():
+            found = self.repo.merge_base(base, head)
         if found is None:
             if self.repo.is_shallow:
                 raise GitError(
@@ -256,17 +163,20 @@ class Repo:
 
     def commits_between(self, base: str | None, head: str) -> list[Any]:
         """Commits reachable from head but not from base (the pull request's own commits)."""
-        walker = self.repo.walk(head, self._pygit2.enums.SortMode.TOPOLOGICAL)
-        if base is not None:
-            walker.hide(base)
-        return list(walker)
+        with reading():
+            walker = self.repo.walk(head, self._pygit2.enums.SortMode.TOPOLOGICAL)
+            if base is not None:
+                walker.hide(base)
+            return list(walker)
 
     def blob_at(self, commit: Any, key: str) -> str | None:
         """The blob id at a raw-name path key in a commit's tree, or None."""
+        with reading():
+            tree = commit.tree
         try:
-            entry = commit.tree[key]  # the usual, UTF-8 name
+            entry = tree[key]  # the usual, UTF-8 name
         except (KeyError, ValueError, UnicodeError):
-            entry = self._walk_to(commit.tree, path_bytes(key).split(b"/"))
+            entry = self._walk_to(tree, path_bytes(key).split(b"/"))
         return str(entry.id) if entry is not None and entry.type_str == "blob" else None
 
     def _walk_to(self, tree: Any, parts: list[bytes]) -> Any:
@@ -275,7 +185,7 @@ class Repo:
             found = next((entry for entry in node if entry.raw_name == part), None)
             if found is None or (index < len(parts) - 1 and found.type_str != "tree"):
                 return None
-            node = self.repo[found.id] if index < len(parts) - 1 else found
+            node = get_object(self.repo, found.id) if index < len(parts) - 1 else found
         return node
 
     def changed_paths(self, commit: Any, in_range: set[str] | None = None) -> set[str]:
@@ -287,6 +197,10 @@ class Repo:
         parent outside the range (an old commit of the target branch) was written by no one
         the check counts, so the merge authors it: content brought back from the past is new.
         """
+        with reading():
+            return self._changed_paths(commit, in_range)
+
+    def _changed_paths(self, commit: Any, in_range: set[str] | None) -> set[str]:
         if not commit.parents:
             return {path_key(delta.new_file.raw_path) for delta in commit.tree.diff_to_tree(swap=True).deltas}
         parents = list(commit.parents)
@@ -311,29 +225,6 @@ class Repo:
             return str(self.repo.config[key])
         except KeyError:
             return None
-
-
-# git's own search order for a short name (`git help revisions`); the first, the
-# name exactly as written, is handled apart: it is never ambiguous.
-_DWIM_RULES = ("refs/{}", "refs/tags/{}", "refs/heads/{}", "refs/remotes/{}", "refs/remotes/{}/HEAD")
-_FULL_ID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
-_ABBREVIATED_ID = re.compile(r"(?P<hex>[0-9a-fA-F]{4,63})")
-_DESCRIBED_ID = re.compile(r".*-g(?P<hex>[0-9a-fA-F]{7,63})")  # `git describe` abbreviates to 7 or more
-# A ref name cannot contain these, so the name ends where the first one starts.
-_SUFFIX_START = re.compile(r"[~^:]|@\{|\.\.")
-
-
-def split_revision(revision: str) -> tuple[str, str]:
-    """``origin/main~2`` -> (``origin/main``, ``~2``): the ref part and what navigates from it."""
-    found = _SUFFIX_START.search(revision)
-    if found is None:
-        return revision, ""
-    return revision[: found.start()], revision[found.start() :]
-
-
-def dwim_candidates(name: str) -> list[str]:
-    """Every full ref name a short ``name`` can stand for, in git's order."""
-    return [rule.format(name) for rule in _DWIM_RULES]
 
 
 def _open_hint(message: str, git_dir: str | None, start: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from agentpolicy.errors import GitError
 from agentpolicy.files.filenames import display_path, path_bytes, path_key
 from agentpolicy.files.snapshot import FileEntry, Snapshot, outermost
+from agentpolicy.git.objects import blob_data, get_object, reading
 
 _LINK_MODE = 0o120000
 _TREE_MODE = 0o040000
@@ -45,7 +46,7 @@ class TreeSnapshot(Snapshot):
                 return FileEntry(walked, str(node.id), is_gitlink=True)
             if node.filemode != _TREE_MODE:
                 return None
-            node = self.repo[node.id]
+            node = get_object(self.repo, node.id)
             walked += "/"
         return node
 
@@ -67,7 +68,7 @@ class TreeSnapshot(Snapshot):
         for entry in tree:
             path = prefix + path_key(entry.raw_name)
             if entry.filemode == _TREE_MODE:
-                yield from self._walk_tree(self.repo[entry.id], path + "/")
+                yield from self._walk_tree(get_object(self.repo, entry.id), path + "/")
             elif entry.filemode == _GITLINK_MODE:
                 yield FileEntry(path, str(entry.id), is_gitlink=True)
             else:
@@ -76,16 +77,15 @@ class TreeSnapshot(Snapshot):
 
     def read(self, path: str) -> bytes | None:
         if path in self._ids:
-            known: bytes = self.repo[self._ids[path]].data
-            return known
+            return blob_data(self.repo, self._ids[path])
         try:
-            entry = self.tree[path]
+            with reading():  # a path through a missing subtree is a damaged repository, not no file
+                entry = self.tree[path]
         except KeyError:
             return None
         if entry.filemode in (_TREE_MODE, _GITLINK_MODE):
             return None
-        data: bytes = self.repo[entry.id].data
-        return data
+        return blob_data(self.repo, entry.id)
 
 
 class IndexSnapshot(Snapshot):
@@ -129,7 +129,9 @@ class IndexSnapshot(Snapshot):
         walk costs what HEAD's tree costs, and no Python object is built per index entry."""
         self._base = base
         self._changes = {}
-        for delta in self.index.diff_to_tree(base.tree).deltas:
+        with reading():
+            deltas = self.index.diff_to_tree(base.tree).deltas
+        for delta in deltas:
             old, new = delta.old_file, delta.new_file
             if old.raw_path:
                 self._changes.setdefault(path_key(old.raw_path), None)
@@ -149,14 +151,12 @@ class IndexSnapshot(Snapshot):
 
     def read(self, path: str) -> bytes | None:
         if path in self._ids:
-            known: bytes = self.repo[self._ids[path]].data
-            return known
+            return blob_data(self.repo, self._ids[path])
         try:
             entry = self.index[path]
         except KeyError:
             return None
-        data: bytes = self.repo[entry.id].data
-        return data
+        return blob_data(self.repo, entry.id)
 
 
 class WorkTreeSnapshot(Snapshot):
@@ -241,7 +241,7 @@ class WorkTreeSnapshot(Snapshot):
         for entry in IndexSnapshot(self.repo, index)._walk(prefixes):
             if not os.path.lexists(os.path.join(self._root, path_bytes(entry.path))):
                 if not entry.is_gitlink:
-                    self._bytes[entry.path] = self.repo[entry.key].data
+                    self._bytes[entry.path] = blob_data(self.repo, entry.key)
                 yield entry
 
     def _blob_id(self, rel: str) -> str:

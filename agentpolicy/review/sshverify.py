@@ -23,20 +23,9 @@ import re
 import time
 from typing import Literal
 
-from agentpolicy.review.sshsig import (
-    ECDSA_CURVES,
-    ED25519,
-    RSA,
-    AllowedLine,
-    PublicKey,
-    SignatureFormatError,
-    WireReader,
-    allowed_lines,
-    decode_b64,
-    match_pattern_list,
-    parse_plain_key,
-    ssh_string,
-)
+from agentpolicy.review.allowed_lines import AllowedLine, allowed_lines, decode_b64, match_pattern_list
+from agentpolicy.review.sshkeys import ECDSA_CURVES, ED25519, RSA, PublicKey, parse_plain_key
+from agentpolicy.review.sshwire import SignatureFormatError, WireReader, ssh_string
 
 BEGIN = b"-----BEGIN SSH SIGNATURE-----"
 END = b"\n-----END SSH SIGNATURE-----"
