@@ -18,6 +18,16 @@ class RuleInfo:
     source: str
 
 
+PYTHON_SOURCE = "built-in (python)"
+
+
+def python_rule(
+    rule_id: str, name: str, severity: str, message: str, hint: str, description: str
+) -> RuleInfo:
+    """A rule implemented in Python (not expressible as a schema over one file)."""
+    return RuleInfo(rule_id, name, severity, message, hint, description, PYTHON_SOURCE)
+
+
 def all_rules() -> list[RuleInfo]:
     """Every rule of the built-in pack, sorted by id."""
     from agentpolicy.rules.catalog import PYTHON_RULES

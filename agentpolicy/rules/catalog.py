@@ -7,19 +7,12 @@ expressed as a JSON Schema over one file, but report with the same metadata.
 from __future__ import annotations
 
 from agentpolicy.model.document import ERROR, WARNING
-from agentpolicy.rules import RuleInfo
-
-_SOURCE = "built-in (python)"
-
-
-def _rule(rule_id: str, name: str, severity: str, message: str, hint: str, description: str) -> RuleInfo:
-    return RuleInfo(rule_id, name, severity, message, hint, description, _SOURCE)
-
+from agentpolicy.rules import RuleInfo, python_rule
 
 PYTHON_RULES: dict[str, RuleInfo] = {
     rule.id: rule
     for rule in (
-        _rule(
+        python_rule(
             "AP001",
             "valid-yaml",
             ERROR,
@@ -28,7 +21,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "Agent files are parsed strictly: one document, UTF-8, no tags that build "
             "objects, no aliases, no merge keys, bounded size and depth.",
         ),
-        _rule(
+        python_rule(
             "AP002",
             "no-duplicate-keys",
             ERROR,
@@ -37,7 +30,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "YAML parsers disagree on which duplicate wins, so a reviewer could approve "
             "a value that is not the one in force.",
         ),
-        _rule(
+        python_rule(
             "AP003",
             "printable-file-name",
             ERROR,
@@ -46,7 +39,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "Such a name prints as something it is not (an escape, or nothing at all), so a "
             "reviewer cannot tell which file a change is about. The file is still judged.",
         ),
-        _rule(
+        python_rule(
             "AP100",
             "schema",
             ERROR,
@@ -54,7 +47,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "see `agentpolicy schema` for the fields and their types",
             "Fields, types and formats of the agent definition v1 (apiVersion agentpolicy/v1).",
         ),
-        _rule(
+        python_rule(
             "AP101",
             "owner-is-one-person",
             ERROR,
@@ -64,7 +57,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "(GitHub team handles like @org/team and addresses listed under `teams` "
             "in .agentpolicy.yaml are refused).",
         ),
-        _rule(
+        python_rule(
             "AP102",
             "unique-actions",
             ERROR,
@@ -72,7 +65,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "keep each action once",
             "Every action id in the autonomy boundary is unique.",
         ),
-        _rule(
+        python_rule(
             "AP103",
             "action-on-one-side",
             ERROR,
@@ -80,7 +73,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "keep the action in exactly one of the two lists",
             "The boundary must be unambiguous: an action is taken alone or confirmed first.",
         ),
-        _rule(
+        python_rule(
             "AP140",
             "unique-names",
             ERROR,
@@ -89,7 +82,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "Agents are matched by name across history and in review entries, so a name "
             "is unique in the repo.",
         ),
-        _rule(
+        python_rule(
             "AP150",
             "waiver-expired",
             ERROR,
@@ -97,7 +90,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "fix the finding it covered, or renew the waiver with its owner",
             "Waivers are time-boxed exceptions; once expired they fail loudly, naming their owner.",
         ),
-        _rule(
+        python_rule(
             "AP201",
             "review-required",
             ERROR,
@@ -108,7 +101,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "review entries bound to exactly the new content, from distinct reviewers, at least "
             "change_control.approvals_required of them. Approvals are counted per distinct signing key.",
         ),
-        _rule(
+        python_rule(
             "AP202",
             "bump-version",
             ERROR,
@@ -116,7 +109,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "bump `version`",
             "A boundary or stage change is a new version of the agent, approved as such.",
         ),
-        _rule(
+        python_rule(
             "AP203",
             "rejected",
             ERROR,
@@ -124,7 +117,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "address the review, change the agent and ask for a new review",
             "Any `reject` entry for the same content blocks the change.",
         ),
-        _rule(
+        python_rule(
             "AP204",
             "valid-review-entry",
             ERROR,
@@ -133,7 +126,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "Review entries follow the review schema (`agentpolicy schema --kind review`) and "
             "live under <reviews>/<agent>/.",
         ),
-        _rule(
+        python_rule(
             "AP205",
             "separation-of-duties",
             ERROR,
@@ -143,7 +136,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "author and committer git would record), unless allow_self_approval is true. Every "
             "principal the signing key is allowed for is compared, not only the entry's e-mail.",
         ),
-        _rule(
+        python_rule(
             "AP206",
             "review-matches-content",
             ERROR,
@@ -153,7 +146,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "When other entries approve the change, an entry for superseded content (an earlier review "
             "round in the same pull request) is only a warning: nobody has to delete a signed entry.",
         ),
-        _rule(
+        python_rule(
             "AP207",
             "review-names-known-agent",
             WARNING,
@@ -161,7 +154,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "check the agent name",
             "An added entry should approve an agent defined on one side of the change.",
         ),
-        _rule(
+        python_rule(
             "AP208",
             "approval-consumed",
             ERROR,
@@ -172,7 +165,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "so returning to earlier content, re-creating a retired agent or copying an old entry "
             "needs a new approval.",
         ),
-        _rule(
+        python_rule(
             "AP209",
             "up-to-date-with-target",
             ERROR,
@@ -182,7 +175,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "what lands is a merge of both contents that nobody reviewed. The target branch's rules "
             "and signers bind the check as well as the merge base's.",
         ),
-        _rule(
+        python_rule(
             "AP210",
             "append-only-reviews",
             ERROR,
@@ -190,7 +183,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "restore it; retract a decision by adding a new entry",
             "Review entries are evidence: once committed they are never edited or removed.",
         ),
-        _rule(
+        python_rule(
             "AP220",
             "trust-root-change",
             ERROR,
@@ -200,7 +193,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "require_signatures needs a signed approval from an existing signer, and never "
             "applies to the change that makes it.",
         ),
-        _rule(
+        python_rule(
             "AP300",
             "allowed-signers-present",
             ERROR,
@@ -209,7 +202,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "With require_signatures (the default), entries are verified against the allowed "
             "signers of the before side.",
         ),
-        _rule(
+        python_rule(
             "AP301",
             "entry-signed",
             ERROR,
@@ -217,7 +210,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "re-approve with a signing key: agentpolicy approve AGENT --key KEY",
             "Anyone can type a name into a file; only a signature shows who approved.",
         ),
-        _rule(
+        python_rule(
             "AP302",
             "signature-readable",
             ERROR,
@@ -225,7 +218,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "ask the reviewer for a new entry",
             "The signature must be a complete SSHSIG block.",
         ),
-        _rule(
+        python_rule(
             "AP303",
             "signature-namespace",
             ERROR,
@@ -234,7 +227,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "Only signatures in the agentpolicy-review namespace count, so a git commit or e-mail "
             "signature can never be replayed as an approval.",
         ),
-        _rule(
+        python_rule(
             "AP304",
             "key-not-revoked",
             ERROR,
@@ -242,7 +235,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "sign with a current key",
             "Keys in the revocation list (revoked_signers) never count.",
         ),
-        _rule(
+        python_rule(
             "AP305",
             "signer-allowed",
             ERROR,
@@ -251,7 +244,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "The trust root is the before side's allowed-signers file: a signer added in the "
             "same change cannot approve it.",
         ),
-        _rule(
+        python_rule(
             "AP306",
             "signer-is-reviewer",
             ERROR,
@@ -259,7 +252,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "an entry must be signed by the reviewer it names",
             "The principal of the signing key must equal the reviewer's e-mail.",
         ),
-        _rule(
+        python_rule(
             "AP307",
             "key-in-validity-window",
             ERROR,
@@ -268,7 +261,7 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "In the gate, validity is judged at the time of the check, never at a timestamp the "
             "signer wrote.",
         ),
-        _rule(
+        python_rule(
             "AP308",
             "signature-valid",
             ERROR,

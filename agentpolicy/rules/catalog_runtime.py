@@ -7,19 +7,12 @@ merged into `catalog.PYTHON_RULES`, the one registry every reporter reads.
 from __future__ import annotations
 
 from agentpolicy.model.document import ERROR
-from agentpolicy.rules import RuleInfo
-
-_SOURCE = "built-in (python)"
-
-
-def _rule(rule_id: str, name: str, severity: str, message: str, hint: str, description: str) -> RuleInfo:
-    return RuleInfo(rule_id, name, severity, message, hint, description, _SOURCE)
-
+from agentpolicy.rules import RuleInfo, python_rule
 
 RUNTIME_RULES: dict[str, RuleInfo] = {
     rule.id: rule
     for rule in (
-        _rule(
+        python_rule(
             "AP500",
             "runtime-log-readable",
             ERROR,
@@ -29,7 +22,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "long, or lacks a zoned time, an agent or an action is a finding with its line number "
             "(an unreadable record could hide an action). The rest of the log is still judged.",
         ),
-        _rule(
+        python_rule(
             "AP501",
             "runtime-action-in-boundary",
             ERROR,
@@ -38,7 +31,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "At run time an agent may only take the actions its approved boundary lists, as "
             "`Boundary.decide` and the exported OPA policy answer: anything else is denied.",
         ),
-        _rule(
+        python_rule(
             "AP502",
             "runtime-confirmation-recorded",
             ERROR,
@@ -47,7 +40,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "An action under `requires_confirmation` needs a person's confirmation each time it runs; "
             "the event must say who confirmed it.",
         ),
-        _rule(
+        python_rule(
             "AP503",
             "runtime-irreversible-confirmed",
             ERROR,
@@ -56,7 +49,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "The most serious case of AP502: the boundary marks the action irreversible and requires "
             "confirmation, and nobody confirmed it.",
         ),
-        _rule(
+        python_rule(
             "AP504",
             "runtime-version-approved",
             ERROR,
@@ -65,7 +58,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "An event that names the agent's version is checked against every version approved in git "
             "at or before the event's time.",
         ),
-        _rule(
+        python_rule(
             "AP505",
             "runtime-agent-not-retired",
             ERROR,
@@ -73,7 +66,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "stop the agent: its retirement was approved",
             "Once the retirement (or the deletion) of an agent is approved, its boundary allows nothing.",
         ),
-        _rule(
+        python_rule(
             "AP506",
             "runtime-agent-known",
             ERROR,
@@ -81,7 +74,7 @@ RUNTIME_RULES: dict[str, RuleInfo] = {
             "check the agent name the runtime reports, or add the agent and have it approved",
             "Every agent acting at run time needs an approved definition in git.",
         ),
-        _rule(
+        python_rule(
             "AP507",
             "runtime-boundary-in-force",
             ERROR,
