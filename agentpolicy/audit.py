@@ -28,9 +28,17 @@ class AuditResult:
     latest: dict[str, AuditEvent] | None = None  # each agent's last event: what status reports
     history_cut: bool = False  # a shallow clone: the audit cannot vouch for what came before
 
+    as_of: dt.datetime | None = None  # the audit's clock for deadlines (default: now)
+
     @property
     def unapproved(self) -> list[AuditEvent]:
         return [event for event in self.events if not event.approved]
+
+    @property
+    def follow_ups_overdue(self) -> list[AuditEvent]:
+        """Break-glass approvals whose regular approvals did not come in time (at the audit's clock)."""
+        today = f"{(self.as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC):%Y-%m-%d}"
+        return [event for event in self.events if event.follow_up_overdue(today)]
 
 
 @dataclass
@@ -43,6 +51,7 @@ class AuditRequest:
     all_parents: bool = False
     start: str = "."
     progress: Callable[[int], None] | None = None
+    as_of: dt.datetime | None = None  # walk only to the commit that stood then; judge deadlines then
 
 
 def run_audit(request: AuditRequest) -> AuditResult:
@@ -57,6 +66,10 @@ def run_audit(request: AuditRequest) -> AuditResult:
         if not repo.has_head and request.rev == "HEAD":
             return AuditResult([], [AuditNote("", "no commits yet")], 0, {})
         head = repo.resolve(request.rev)
+    if request.as_of is not None:
+        from agentpolicy.evidence.reattest import commit_at
+
+        head = commit_at(repo, head, request.as_of)
     history = History(repo, [CONFIG_PATH])
     history = History(repo, watched_folders(history, head, hide, not request.all_parents))
     replay = Replay(history)
@@ -80,7 +93,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
             "check the name: `agentpolicy status` lists the agents, `agentpolicy audit` every event",
         )
     events = [event for event in replay.events if _selected(event, request)]
-    return AuditResult(events, replay.notes, count, replay.latest, replay.history_cut)
+    return AuditResult(events, replay.notes, count, replay.latest, replay.history_cut, request.as_of)
 
 
 def watched_folders(history: History, head: str, hide: str | None, first_parent: bool) -> list[str]:

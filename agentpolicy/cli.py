@@ -356,6 +356,14 @@ def _pushed_range() -> tuple[str, str]:
 )
 @click.option("--note", metavar="TEXT", help="A short note kept in the entry (and signed).")
 @click.option(
+    "--break-glass",
+    "break_glass",
+    is_flag=True,
+    help="An emergency approval (needs break_glass.allowed in .agentpolicy.yaml, and --reason); "
+    "regular approvals must follow.",
+)
+@click.option("--reason", metavar="TEXT", help="Why the glass was broken (with --break-glass; signed).")
+@click.option(
     "--key",
     metavar="PATH",
     type=click.Path(dir_okay=False),
@@ -369,6 +377,8 @@ def approve(
     decision: str,
     note: str | None,
     key: str | None,
+    break_glass: bool = False,
+    reason: str | None = None,
 ) -> None:
     """Record a signed review of AGENT's current content in the reviews folder.
 
@@ -391,6 +401,12 @@ def approve(
 
         if bool(agent) == trust_root:
             raise click.UsageError("name one AGENT to approve, or pass --trust-root (not both)")
+        if break_glass and (trust_root or decision != "approve" or note):
+            raise click.UsageError("--break-glass takes --reason, not --trust-root, --decision or --note")
+        if reason and not break_glass:
+            raise click.UsageError("--reason goes with --break-glass (use --note for a regular review)")
+        if break_glass:
+            decision, note = "break-glass", reason or ""
         result = write_approval(
             ApproveRequest(
                 agent=agent or "",
@@ -556,6 +572,14 @@ def _date(value: str | None, flag: str) -> Any:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def _as_of(value: str | None) -> Any:
+    """`--as-of DATE`: a day means its end (what stood, and was due, on that day)."""
+    from agentpolicy.evidence.reattest import end_of
+
+    parsed = _date(value, "--as-of")
+    return end_of(parsed, value) if parsed is not None else None
+
+
 def _emit(text: str, output: str | None) -> None:
     if output:
         from agentpolicy.atomic import replace_file
@@ -593,6 +617,12 @@ def _emit(text: str, output: str | None) -> None:
 )
 @click.option("--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
 @_outputs_option("-o html=audit.html -o csv=audit.csv")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="Audit the branch as it stood on DATE; break-glass follow-up deadlines are judged then.",
+)
 def audit(
     agents: tuple[str, ...],
     rev: str,
@@ -604,6 +634,7 @@ def audit(
     fmt: str | None,
     output: str | None,
     outputs: tuple[str, ...],
+    as_of: str | None = None,
 ) -> None:
     """List every approval ever given, and every governed change that slipped through.
 
@@ -642,6 +673,7 @@ def audit(
                 unapproved_only=unapproved_only,
                 all_parents=all_parents,
                 progress=progress,
+                as_of=_as_of(as_of),
             )
         )
         if progress:
@@ -652,9 +684,9 @@ def audit(
             from agentpolicy.status import run_status
 
             board = (
-                run_status(rev=rev.partition("..")[2] or "HEAD")
+                run_status(rev=rev.partition("..")[2] or "HEAD", as_of=result.as_of)
                 if ".." in rev
-                else run_status(rev=rev, audit=result)  # the same walk: filters do not touch `latest`
+                else run_status(rev=rev, audit=result, as_of=result.as_of)  # the same walk
             )
         if strict and result.history_cut:  # before any output: exit 2 prints only the error
             from agentpolicy.errors import GitError
@@ -667,7 +699,7 @@ def audit(
         _emit(render_audit(result, chosen, board), output)
         for name, path in extra:
             _write_report(path, render_audit(result, name, board))
-        sys.exit(1 if strict and result.unapproved else 0)
+        sys.exit(1 if strict and (result.unapproved or result.follow_ups_overdue) else 0)
 
 
 @main.command()
@@ -680,7 +712,11 @@ def audit(
     help="Output format (default: table on a terminal, json otherwise).",
 )
 @click.option("--output", metavar="FILE", help="Write the board to FILE instead of standard output.")
-def status(rev: str, fmt: str | None, output: str | None) -> None:
+@click.option("--strict", is_flag=True, help="Exit 1 if a production agent's re-attestation is overdue.")
+@click.option("--as-of", "as_of", metavar="DATE", help="The board as it stood on DATE (what was due then).")
+def status(
+    rev: str, fmt: str | None, output: str | None, strict: bool = False, as_of: str | None = None
+) -> None:
     """One line per agent: stage, version, owner, approval, and the questions still open.
 
     The board a team looks at to see what stands between each agent and
@@ -693,12 +729,14 @@ def status(rev: str, fmt: str | None, output: str | None) -> None:
         from agentpolicy.report.audit_report import render_rows
         from agentpolicy.status import STATUS_HEADERS, run_status
 
-        board = run_status(rev=rev)
+        board = run_status(rev=rev, as_of=_as_of(as_of))
         payload = {"format_version": 1, "agents": [entry.to_json() for entry in board]}
         if not board and chosen == "table":
             _emit("No agents found.\n", output)
             return
         _emit(render_rows(STATUS_HEADERS, [entry.row() for entry in board], chosen, payload), output)
+        overdue = [entry for entry in board if entry.review_overdue and entry.stage == "production"]
+        sys.exit(1 if strict and overdue else 0)
 
 
 @main.command()

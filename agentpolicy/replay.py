@@ -23,7 +23,18 @@ from agentpolicy.config import CONFIG_PATH, Config, load_config
 from agentpolicy.derived import AgentDigestCache
 from agentpolicy.errors import AgentPolicyError
 from agentpolicy.history import CommitStep, FileDelta, History
-from agentpolicy.judge import Floor, Judgement, Subject, Verdict, agent_subject, approval_floor, judge
+from agentpolicy.judge import (
+    BREAK_GLASS,
+    Floor,
+    Judgement,
+    Subject,
+    Verdict,
+    agent_subject,
+    approval_floor,
+    break_glass_allowed,
+    judge,
+    signed_time,
+)
 from agentpolicy.reviews import ReviewEntry, entry_folder, load_review
 from agentpolicy.signing import TipTrust, TrustRoot, with_signers
 from agentpolicy.snapshot import Snapshot
@@ -48,6 +59,7 @@ class _Open:
     root: TrustRoot
     floor: Floor
     authors: set[str]
+    confirmed: Floor | None = None  # once approved: the approvals so far (a re-approval must be newer)
 
 
 class Replay:
@@ -61,6 +73,7 @@ class Replay:
         self.agents: dict[str, AgentState] = {}
         self.entries: dict[str, tuple[ReviewEntry, str]] = {}  # path -> (entry, commit that added it)
         self.open: dict[str, _Open] = {}
+        self.closed: dict[str, _Open] = {}  # approved events whose content still stands (re-approvals)
         self.latest: dict[str, AuditEvent] = {}  # the last event of each agent (status reads it)
         self.events: list[AuditEvent] = []
         self.notes: list[AuditNote] = []
@@ -272,6 +285,10 @@ class Replay:
                 self._rejudge(step, name, base)  # nobody has signers yet, on either side (as `check`)
             else:
                 self._rejudge(step, name, self.tip_trust(base, tip))
+        for name in sorted(arrived & set(self.closed)):
+            self._confirm(
+                step, name, self.tip_trust(self.closed[name].root, self.root_for(before_config, before_files))
+            )
         self.config = after_config
         if changed_config:
             self.index.rebuild(self.files, after_config.agents)
@@ -396,6 +413,7 @@ class Replay:
     ) -> None:
         self.events.append(event)
         self.latest[event.agent] = event
+        self.closed.pop(event.agent, None)
         self.open[event.agent] = _Open(event, subject, config, root, floor, authors)
         self._rejudge(step, event.agent, root)
 
@@ -462,10 +480,45 @@ class Replay:
             verify=self._verifier(root, self.entries),
             authors=pending.authors,
             allow_self_approval=pending.config.allow_self_approval,
+            break_glass=break_glass_allowed(pending.subject, pending.config),
         )
         if judgement.approved:
             self._approve(step, pending.event, judgement, root, self.entries)
-            del self.open[name]
+            if judgement.via == BREAK_GLASS:
+                due = (self.clock or step.date) + dt.timedelta(days=pending.config.break_glass_follow_up_days)
+                pending.event.follow_up_due = f"{due:%Y-%m-%d}"
+            pending.confirmed = approval_floor(judgement.counted, self.clock)
+            self.closed[name] = self.open.pop(name)
+
+    def _confirm(self, step: CommitStep, name: str, root: TipTrust) -> None:
+        """Entries for content that still stands and is approved: a break-glass follow-up, or a
+        re-approval that restarts the re-attestation clock. The judge decides both, without
+        break-glass, against the before side the event was judged with."""
+        pending = self.closed[name]
+        event = pending.event
+        follow_up = event.approved_via == BREAK_GLASS and event.followed_up_in is None
+        floor = pending.floor if follow_up else pending.confirmed or pending.floor
+        judgement = judge(
+            pending.subject,
+            self._entries_for(name, pending.config, self.entries),
+            floor=floor,
+            verify=self._verifier(root, self.entries),
+            authors=pending.authors,
+            allow_self_approval=pending.config.allow_self_approval,
+        )
+        if not judgement.approved:
+            return
+        known = {reviewer.path for reviewer in event.reviewers}
+        fresh = [entry for entry in judgement.counted if entry.path not in known]
+        if not fresh:
+            return
+        self._record(event, fresh, root, self.entries)
+        event.last_approved = _newest(fresh, self.clock, event.last_approved)
+        if follow_up:
+            event.followed_up_in = step.id
+        else:
+            event.reattested_in.append(step.id)
+        pending.confirmed = approval_floor(judgement.counted, self.clock)
 
     def _approve(
         self,
@@ -475,12 +528,28 @@ class Replay:
         root: TrustRoot | TipTrust,
         entries: dict[str, tuple[ReviewEntry, str]],
     ) -> None:
-        verify = self._verifier(root, entries)
         event.approved = True
+        event.approved_via = judgement.via
         if step.id != event.commit:
             event.approved_later_in = step.id
-        for entry in judgement.counted:
+        self._record(event, judgement.counted, root, entries)
+        event.last_approved = _newest(judgement.counted, self.clock, None)
+
+    def _record(
+        self,
+        event: AuditEvent,
+        counted: list[ReviewEntry],
+        root: TrustRoot | TipTrust,
+        entries: dict[str, tuple[ReviewEntry, str]],
+    ) -> None:
+        verify = self._verifier(root, entries)
+        roots = [root.base, root.tip] if isinstance(root, TipTrust) else [root]
+        trust = [(each.allowed, each.revoked) for each in roots if each is not None]
+        for entry in counted:
             verdict = verify(entry)
+            added_in = entries.get(entry.path, (entry, ""))[1]
+            times = [t for t in (self._added_at.get(added_in, self.clock), signed_time(entry)) if t]
+            at = max(times) if times else None
             event.reviewers.append(
                 ReviewerRecord(
                     entry.reviewer_name,
@@ -488,8 +557,10 @@ class Replay:
                     entry.decision,
                     "unsigned (accepted)" if verdict.message else "valid",
                     entry.timestamp,
-                    entries.get(entry.path, (entry, ""))[1],
+                    added_in,
                     entry.path,
+                    trust,
+                    _stamp(at) if at else "",
                 )
             )
 
@@ -569,6 +640,7 @@ class Replay:
                 verify=self._verifier(root, entries),
                 authors=set(step.people),
                 allow_self_approval=config.allow_self_approval,
+                break_glass=break_glass_allowed(subject, config),
             )
             if judgement.approved:
                 self._approve(step, event, judgement, root, entries)
@@ -591,6 +663,17 @@ def _change_event(step: CommitStep, change: AgentChange, subject: Subject) -> Au
         approvals_required=subject.required,
         deleted=change.after is None,
     )
+
+
+def _newest(entries: list[ReviewEntry], clock: dt.datetime | None, before: str | None) -> str | None:
+    """The newest signed time among ``entries``, never later than the judge's clock (an entry
+    dated ahead cannot push its agent's next review out of sight)."""
+    times = [when for when in map(signed_time, entries) if when is not None]
+    if not times:
+        return before
+    newest = min(max(times), clock) if clock else max(times)
+    stamp = _stamp(newest)
+    return max(stamp, before) if before else stamp
 
 
 def _identity(state: AgentState | None) -> tuple[str, str] | None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentpolicy.config import CONFIG_PATH, load_config
 from agentpolicy.digest import agent_digest
+from agentpolicy.evidence.reattest import review_every
 from agentpolicy.model import ERROR, Finding, LoadResult
 from agentpolicy.policy import check_loaded, load_agent
 
 if TYPE_CHECKING:
     from agentpolicy.audit import AuditResult
+    from agentpolicy.audit_events import AuditEvent
 
 GAP_LABELS = {
     "AP110": "owner",
@@ -34,46 +37,59 @@ class AgentStatus:
     approvers: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     errors: int = 0
+    approved_via: str | None = None  # "reviews" or "break-glass"
+    review_every: str | None = None  # re-attestation (issue 17): "180d", from the agent or the config
+    last_approved: str | None = None  # the newest approval of the current content
+    review_due: str | None = None  # YYYY-MM-DD
+    review_days_left: int | None = None  # negative when overdue
+    review_overdue: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dict(vars(self))
 
     def row(self) -> list[str]:
-        return [
-            self.name,
-            self.stage,
-            self.version,
-            self.owner,
-            ("yes: " + ", ".join(self.approvers)) if self.approved else "NO",
-            ", ".join(self.gaps) or "-",
-        ]
+        approval = ("yes: " + ", ".join(self.approvers)) if self.approved else "NO"
+        if self.approved_via == "break-glass":
+            approval += " (BREAK-GLASS)"
+        if self.review_days_left is not None:
+            left = self.review_days_left
+            approval += f" (review OVERDUE by {-left} d)" if left < 0 else f" (review in {left} d)"
+        return [self.name, self.stage, self.version, self.owner, approval, ", ".join(self.gaps) or "-"]
 
 
 STATUS_HEADERS = ["agent", "stage", "version", "owner", "approved", "open gaps"]
 
 
-def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = None) -> list[AgentStatus]:
+def run_status(
+    start: str = ".", rev: str = "HEAD", audit: AuditResult | None = None, as_of: dt.datetime | None = None
+) -> list[AgentStatus]:
     """Each agent at ``rev``, with the judge's verdict on the change that produced its content.
 
     The verdict is the audit's own (the replay of ``rev``'s first-parent history
     judges each change with that change's before side), so status can never call
     approved what the audit calls unapproved. Pass ``audit`` to reuse a walk of
-    the same revision.
+    the same revision. ``as_of`` answers for that moment: the commit of ``rev`` that stood
+    then, and review due dates counted to that day.
     """
     from agentpolicy.audit import AuditRequest, run_audit
+    from agentpolicy.evidence.reattest import commit_at
     from agentpolicy.gitrepo import Repo
 
     repo = Repo(start)
     if not repo.has_head and rev == "HEAD":
         return []
-    snapshot = repo.revision_snapshot(repo.resolve(rev), rev)
+    commit = repo.resolve(rev)
+    if as_of is not None:
+        commit = rev = commit_at(repo, commit, as_of)
+    today = (as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
+    snapshot = repo.revision_snapshot(commit, rev)
     config = load_config(snapshot.read(CONFIG_PATH)).with_packs(snapshot)
     files = snapshot.files(config.agents)
     loaded = [
         load_agent(path, snapshot.read(path), is_link=entry.is_link) for path, entry in sorted(files.items())
     ]
     findings = check_loaded(loaded, config)
-    verdicts = (audit or run_audit(AuditRequest(rev=rev, start=start))).latest or {}
+    verdicts = (audit or run_audit(AuditRequest(rev=commit, start=start))).latest or {}
     board = []
     for result in loaded:
         document = result.document
@@ -86,22 +102,38 @@ def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = 
         event = verdicts.get(name)
         approved = event is not None and event.approved and event.digest == agent_digest(data)
         owner = data.get("owner")
-        board.append(
-            AgentStatus(
-                name=name,
-                path=document.path,
-                stage=str(data.get("stage", "?")),
-                version=str(data.get("version", "?")),
-                owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
-                approved=approved,
-                approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers)
-                if approved and event
-                else [],
-                gaps=sorted({GAP_LABELS.get(f.rule, f.rule) for f in own}),
-                errors=sum(1 for f in own if f.severity == ERROR),
-            )
+        status = AgentStatus(
+            name=name,
+            path=document.path,
+            stage=str(data.get("stage", "?")),
+            version=str(data.get("version", "?")),
+            owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
+            approved=approved,
+            approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers) if approved and event else [],
+            gaps=sorted({GAP_LABELS.get(f.rule, f.rule) for f in own}),
+            errors=sum(1 for f in own if f.severity == ERROR),
         )
+        if approved and event is not None:
+            _review_fields(status, event, review_every(data, config), today)
+        board.append(status)
     return sorted(board, key=lambda status: status.name)
+
+
+def _review_fields(status: AgentStatus, event: AuditEvent, every: int | None, today: dt.date) -> None:
+    """When the approval, or its re-attestation, was last given and when the next one is due."""
+    from agentpolicy.evidence.reattest import review_clock
+
+    status.approved_via = event.approved_via
+    status.last_approved = event.last_approved
+    if every is None:
+        return
+    clock = review_clock(every, event.last_approved, today)
+    status.review_every = f"{every}d"
+    status.review_due, status.review_days_left, status.review_overdue = (
+        clock.due,
+        clock.days_left,
+        clock.overdue,
+    )
 
 
 def _unreadable_row(result: LoadResult, findings: list[Finding]) -> AgentStatus:
