@@ -94,8 +94,9 @@ def review_due_findings(repo: Any, rev: str, config: Config, changing: set[str],
                 1,
                 RULE_REVIEW_DUE,
                 WARNING,
-                f"{status.name} {status.version}: re-attestation overdue by {-(status.review_days_left or 0)} "
-                f"day(s): last approved {status.last_approved}, review_every {status.review_every}",
+                f"{status.name} {status.version}: re-attestation overdue by "
+                f"{-(status.review_days_left or 0)} day(s): last approved {status.last_approved}, "
+                f"review_every {status.review_every}",
                 f"re-approve the unchanged content: agentpolicy approve {status.name} (commit the entry)",
                 agent=status.name,
             )
