@@ -835,3 +835,8 @@ def new(agent: str, path: str | None, dry_run: bool) -> None:
 
             _echo(visible_lines(plan.actions[0].content.decode()), nl=False)
         _print_plan(plan, dry_run)
+
+
+from agentpolicy.cli_evidence import evidence as _evidence  # noqa: E402
+
+main.add_command(_evidence)
