@@ -81,6 +81,8 @@ class Replay:
         self.history_cut = False  # a shallow clone: what came before is unknown
         self._added_at: dict[str, dt.datetime] = {}  # commit -> the judge's clock when it was applied
         self._entry_cache: dict[str, ReviewEntry | None] = {}
+        self._entries_generation = 0  # bumped whenever self.entries changes
+        self._agent_index: dict[int, tuple[Any, int, dict[str, list[tuple[str, ReviewEntry]]]]] = {}
         self._roots: dict[tuple[Any, ...], TrustRoot] = {}
         self._tips: dict[tuple[int, int], TipTrust] = {}
         self._bootstrapped: dict[int, bool] = {}  # root id -> it trusts the commit's own signers
@@ -103,11 +105,24 @@ class Replay:
         self, name: str, config: Config, entries: dict[str, tuple[ReviewEntry, str]]
     ) -> list[ReviewEntry]:
         folder = entry_folder(config.reviews, name)
-        return [
-            entry
-            for path, (entry, _added) in sorted(entries.items())
-            if entry.agent == name and path.startswith(folder)
-        ]
+        return [entry for path, entry in self._by_agent(entries).get(name, ()) if path.startswith(folder)]
+
+    def _by_agent(
+        self, entries: dict[str, tuple[ReviewEntry, str]]
+    ) -> dict[str, list[tuple[str, ReviewEntry]]]:
+        """The entries grouped by agent, sorted by path, kept while that dict is unchanged: scanning
+        and sorting every entry for every judgement made a long history quadratic in its entries."""
+        generation = self._entries_generation if entries is self.entries else -1
+        cached = self._agent_index.get(id(entries))
+        if cached is not None and cached[0] is entries and cached[1] == generation:
+            return cached[2]
+        grouped: dict[str, list[tuple[str, ReviewEntry]]] = {}
+        for path, (entry, _added) in sorted(entries.items()):
+            grouped.setdefault(entry.agent, []).append((path, entry))
+        if len(self._agent_index) > 8:
+            self._agent_index.clear()
+        self._agent_index[id(entries)] = (entries, generation, grouped)
+        return grouped
 
     def _is_review(self, path: str | None) -> bool:
         """An entry file as the check reads them: under the reviews folder, named *.yaml or *.yml."""
@@ -194,6 +209,7 @@ class Replay:
                 entry = self._entry(path, blob)
                 if entry is not None:
                     self.entries[path] = (entry, "")
+        self._entries_generation += 1
 
     def _tick(self, step: CommitStep) -> None:
         """The judge's clock: the committer date, never earlier than any first-parent ancestor's."""
@@ -567,6 +583,7 @@ class Replay:
     def _review_delta(self, step: CommitStep, delta: FileDelta) -> None:
         """Apply one change under the reviews folder; an edited or deleted entry is evidence lost:
         a note, and an event that is never approved (the check refuses it as AP210)."""
+        self._entries_generation += 1
         if delta.old_path and delta.old_path in self.entries:
             entry, _added = self.entries.pop(delta.old_path)
             self._removed[delta.old_path] = (entry, _added)
