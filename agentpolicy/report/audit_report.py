@@ -145,7 +145,6 @@ def audit_json(result: AuditResult) -> dict[str, Any]:
             "events": len(result.events),
             "unapproved": len(result.unapproved),
             "commits_walked": result.commits_walked,
-            "follow_ups_overdue": len(result.follow_ups_overdue),
         },
     }
 
