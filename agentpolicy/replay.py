@@ -81,13 +81,12 @@ class Replay:
         self.history_cut = False  # a shallow clone: what came before is unknown
         self._added_at: dict[str, dt.datetime] = {}  # commit -> the judge's clock when it was applied
         self._entry_cache: dict[str, ReviewEntry | None] = {}
-        self._entries_generation = 0  # bumped whenever self.entries changes
-        self._agent_index: dict[int, tuple[Any, int, dict[str, list[tuple[str, ReviewEntry]]]]] = {}
+        self._by_agent: dict[str, dict[str, tuple[ReviewEntry, str]]] = {}  # self.entries, by agent
+        self._arrived: set[str] = set()  # agents whose entries this commit added
         self._roots: dict[tuple[Any, ...], TrustRoot] = {}
         self._tips: dict[tuple[int, int], TipTrust] = {}
         self._bootstrapped: dict[int, bool] = {}  # root id -> it trusts the commit's own signers
         self._removed: dict[str, tuple[ReviewEntry, str]] = {}  # entries this commit removed or replaced
-        self._held: tuple[str, dict[str, tuple[ReviewEntry, str]]] = ("", {})
         self._last_trust: dict[str, Any] = {}  # the last trust root that could be read
         self._verdicts: dict[tuple[int, str, str], Verdict] = {}
         self._duplicates: set[tuple[str, str]] = set()
@@ -105,24 +104,22 @@ class Replay:
         self, name: str, config: Config, entries: dict[str, tuple[ReviewEntry, str]]
     ) -> list[ReviewEntry]:
         folder = entry_folder(config.reviews, name)
-        return [entry for path, entry in self._by_agent(entries).get(name, ()) if path.startswith(folder)]
+        pool = self._by_agent.get(name, {}) if entries is self.entries else entries
+        return [
+            entry
+            for path, (entry, _added) in sorted(pool.items())
+            if entry.agent == name and path.startswith(folder)
+        ]
 
-    def _by_agent(
-        self, entries: dict[str, tuple[ReviewEntry, str]]
-    ) -> dict[str, list[tuple[str, ReviewEntry]]]:
-        """The entries grouped by agent, sorted by path, kept while that dict is unchanged: scanning
-        and sorting every entry for every judgement made a long history quadratic in its entries."""
-        generation = self._entries_generation if entries is self.entries else -1
-        cached = self._agent_index.get(id(entries))
-        if cached is not None and cached[0] is entries and cached[1] == generation:
-            return cached[2]
-        grouped: dict[str, list[tuple[str, ReviewEntry]]] = {}
-        for path, (entry, _added) in sorted(entries.items()):
-            grouped.setdefault(entry.agent, []).append((path, entry))
-        if len(self._agent_index) > 8:
-            self._agent_index.clear()
-        self._agent_index[id(entries)] = (entries, generation, grouped)
-        return grouped
+    def _keep_entry(self, path: str, held: tuple[ReviewEntry, str] | None) -> None:
+        """Set (or with None, drop) ``self.entries[path]``, keeping the per-agent index in step:
+        scanning every entry for every judgement made a long history quadratic in its entries."""
+        old = self.entries.pop(path, None)
+        if old is not None:
+            self._by_agent.get(old[0].agent, {}).pop(path, None)
+        if held is not None:
+            self.entries[path] = held
+            self._by_agent.setdefault(held[0].agent, {})[path] = held
 
     def _is_review(self, path: str | None) -> bool:
         """An entry file as the check reads them: under the reviews folder, named *.yaml or *.yml."""
@@ -208,8 +205,7 @@ class Replay:
             if self._is_review(path):
                 entry = self._entry(path, blob)
                 if entry is not None:
-                    self.entries[path] = (entry, "")
-        self._entries_generation += 1
+                    self._keep_entry(path, (entry, ""))
 
     def _tick(self, step: CommitStep) -> None:
         """The judge's clock: the committer date, never earlier than any first-parent ancestor's."""
@@ -240,6 +236,7 @@ class Replay:
         before_config, before_agents, existed = self.config, self.agents, self.exists
         before_files = self._signer_files(before_config)  # the before side's signers, before they change
         self._removed = {}
+        self._arrived = set()
         for delta in step.deltas:
             if delta.old_path:
                 self.files.pop(delta.old_path, None)
@@ -294,7 +291,7 @@ class Replay:
                 self._event(step, change, subject, judge_config, root, floor, changed_paths)
         if (existed and changed_config) or self._signers_touched(step.deltas, before_config):
             self._trust_event(step, before_config, judge_config, root, changed_paths, existed)
-        arrived = {entry.agent for path, (entry, added) in self.entries.items() if added == step.id}
+        arrived = self._arrived
         for name in sorted(arrived & set(self.open)):
             base, tip = self.open[name].root, self.root_for(before_config, before_files)
             if tip.allowed is None and self._bootstrapped.get(id(base)):
@@ -318,16 +315,15 @@ class Replay:
         return {path: self.files[path] for path in paths if path in self.files}
 
     def _floor(self, step: CommitStep, name: str, config: Config, root: TrustRoot) -> Floor:
-        held = self._before_entries(step)
+        held = self._before_entries(step, name)
         return approval_floor(self._entries_for(name, config, held), self.clock, self._verifier(root, held))
 
-    def _before_entries(self, step: CommitStep) -> dict[str, tuple[ReviewEntry, str]]:
-        """The entries of the before side: today's, less what this commit added, plus what it removed."""
-        if self._held[0] != step.id:
-            held = {path: held for path, held in self.entries.items() if held[1] != step.id}
-            held.update(self._removed)
-            self._held = (step.id, held)
-        return self._held[1]
+    def _before_entries(self, step: CommitStep, name: str) -> dict[str, tuple[ReviewEntry, str]]:
+        """One agent's entries on the before side: today's, less what this commit added, plus what
+        it removed."""
+        held = {path: held for path, held in self._by_agent.get(name, {}).items() if held[1] != step.id}
+        held.update((path, held) for path, held in self._removed.items() if held[0].agent == name)
+        return held
 
     def _config_touched(self, deltas: list[FileDelta], config: Config) -> bool:
         packs = tuple(f"{folder.strip('/')}/" for folder in config.policy)
@@ -583,9 +579,9 @@ class Replay:
     def _review_delta(self, step: CommitStep, delta: FileDelta) -> None:
         """Apply one change under the reviews folder; an edited or deleted entry is evidence lost:
         a note, and an event that is never approved (the check refuses it as AP210)."""
-        self._entries_generation += 1
         if delta.old_path and delta.old_path in self.entries:
-            entry, _added = self.entries.pop(delta.old_path)
+            entry, _added = self.entries[delta.old_path]
+            self._keep_entry(delta.old_path, None)
             self._removed[delta.old_path] = (entry, _added)
             if not step.cut:
                 how = "edited" if delta.new_path == delta.old_path else "deleted"
@@ -611,7 +607,8 @@ class Replay:
         if delta.new_path and delta.new_id:
             added = self._entry(delta.new_path, delta.new_id)
             if added is not None:
-                self.entries[delta.new_path] = (added, step.id)
+                self._keep_entry(delta.new_path, (added, step.id))
+                self._arrived.add(added.agent)
 
     def apply_side(self, step: CommitStep) -> None:
         """A commit on a merged side branch: judged on its own tree, apart from the main line."""

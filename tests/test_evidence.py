@@ -210,3 +210,21 @@ def test_break_glass_is_in_the_statements(repo: GitRepo, keys: dict[str, Key], t
 
 def test_evidence_help_names_the_verification(repo: GitRepo) -> None:
     assert "verify.sh" in repo.ap("evidence", "--help").out
+
+
+def test_attack_a_missing_file_or_a_manifest_naming_a_file_outside_fails(
+    bundle: Path, tmp_path: Path
+) -> None:
+    path = coreutils_only_path(tmp_path / "bin")
+    statement = next((bundle / "statements").iterdir())
+    statement.unlink()
+    done = verify(bundle, path)
+    assert done.returncode == 1 and f"FAIL  file statements/{statement.name} is missing" in done.stdout
+    manifest = bundle / "manifest.json"
+    text = manifest.read_text().replace(
+        '  "files": {\n', '  "files": {\n    "../../etc/passwd": "' + "0" * 64 + '",\n'
+    )
+    manifest.write_text(text)
+    done = verify(bundle, path)
+    assert done.returncode == 1 and 'FAIL  manifest.json: a malformed line in "files"' in done.stdout
+    assert "passwd" not in done.stdout
