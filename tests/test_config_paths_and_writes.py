@@ -437,7 +437,7 @@ def test_a_waiver_reason_may_span_lines(repo: GitRepo) -> None:
     repo.write(
         ".agentpolicy.yaml",
         WAIVER.replace("reason: Pager moves in Q1.", "reason: |\n      Pager moves\n      in Q1.").replace(
-            "EXPIRES", "2999-12-31"
+            "EXPIRES", (dt.date.today() + dt.timedelta(days=90)).isoformat()
         ),
     )
     repo.commit("waiver")

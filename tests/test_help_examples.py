@@ -20,7 +20,20 @@ import pytest
 
 from tests.helpers import AGENTPOLICY, BILLING, GitRepo, Key, approve, guarded_repo, run
 
-COMMANDS = ["", "check", "approve", "schema", "rules", "test", "audit", "status", "demo", "init", "new"]
+COMMANDS = [
+    "",
+    "check",
+    "approve",
+    "schema",
+    "rules",
+    "test",
+    "audit",
+    "status",
+    "demo",
+    "init",
+    "new",
+    "evidence",
+]
 SLOW = {"demo"}  # runs a whole story of its own; covered by its own tests
 # commands whose examples need a scenario of their own, and the test that runs them
 ELSEWHERE = {

@@ -194,6 +194,9 @@ def test_an_installed_pack_is_found_by_its_entry_point(tmp_path: Path) -> None:
     assert run([AGENTPOLICY, "test", "acme"], tmp_path, env).code == 0
 
 
+SOON = (dt.date.today() + dt.timedelta(days=90)).isoformat()  # within max_waiver_days
+
+
 def waiver(expires: str, rule: str = "AP112", extra: str = "") -> str:
     return (
         "waivers:\n"
@@ -206,7 +209,7 @@ NO_ALERT = BILLING.replace("      alert: pagerduty:billing-oncall\n", "")
 
 
 def test_an_active_waiver_reports_the_finding_as_waived(tmp_path: Path) -> None:
-    (tmp_path / ".agentpolicy.yaml").write_text(waiver("2999-12-31"))
+    (tmp_path / ".agentpolicy.yaml").write_text(waiver(SOON))
     (tmp_path / "a.yaml").write_text(NO_ALERT)
     done = run([AGENTPOLICY, "check", "--format", "json", "a.yaml"], tmp_path, clean_env(tmp_path))
     report = json.loads(done.out)
@@ -234,7 +237,7 @@ def test_an_expired_waiver_is_an_error_naming_its_owner(tmp_path: Path) -> None:
 def test_a_waiver_without_expiry_or_reason_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(NO_ALERT)
     for missing in ("expires", "reason"):
-        text = waiver("2999-12-31")
+        text = waiver(SOON)
         text = (
             "\n".join(line for line in text.splitlines() if not line.strip().startswith(f"{missing}:")) + "\n"
         )
@@ -245,7 +248,7 @@ def test_a_waiver_without_expiry_or_reason_is_a_config_error(tmp_path: Path) -> 
 
 
 def test_gate_rules_cannot_be_waived(tmp_path: Path) -> None:
-    (tmp_path / ".agentpolicy.yaml").write_text(waiver("2999-12-31", rule="AP201"))
+    (tmp_path / ".agentpolicy.yaml").write_text(waiver(SOON, rule="AP201"))
     (tmp_path / "a.yaml").write_text(BILLING)
     done = run([AGENTPOLICY, "check", "a.yaml"], tmp_path, clean_env(tmp_path))
     assert done.code == 2

@@ -71,6 +71,10 @@ def approve(request: ApproveRequest) -> ApproveResult:
     worktree = repo.worktree_snapshot()
     config = load_config(read_config_file(workdir)).with_packs(worktree)
     warnings: list[str] = []
+    if request.decision == "break-glass":
+        from agentpolicy.app.breakglass import require_break_glass
+
+        require_break_glass(repo, request.note)
     if request.trust_root:
         agent, version, digest, decision = _trust_root_target(worktree)
     else:

@@ -30,6 +30,7 @@ class AuditRequest:
     all_parents: bool = False
     start: str = "."
     progress: Callable[[int], None] | None = None
+    as_of: dt.datetime | None = None  # walk only to the commit that stood then; judge deadlines then
 
 
 def run_audit(request: AuditRequest) -> AuditResult:
@@ -44,6 +45,10 @@ def run_audit(request: AuditRequest) -> AuditResult:
         if not repo.has_head and request.rev == "HEAD":
             return AuditResult([], [AuditNote("", "no commits yet")], 0, {})
         head = repo.resolve(request.rev)
+    if request.as_of is not None:
+        from agentpolicy.app.reattest import commit_at
+
+        head = commit_at(repo, head, request.as_of)
     history = History(repo, [CONFIG_PATH])
     history = History(repo, watched_folders(history, head, hide, not request.all_parents))
     replay = Replay(history)
@@ -67,7 +72,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
             "check the name: `agentpolicy status` lists the agents, `agentpolicy audit` every event",
         )
     events = [event for event in replay.events if _selected(event, request)]
-    return AuditResult(events, replay.notes, count, replay.latest, replay.history_cut)
+    return AuditResult(events, replay.notes, count, replay.latest, replay.history_cut, request.as_of)
 
 
 def watched_folders(history: History, head: str, hide: str | None, first_parent: bool) -> list[str]:

@@ -24,7 +24,7 @@ class AuditReport:
     board: list[AgentStatus] | None  # the status board, for an HTML report only
 
     def exit_code(self, strict: bool) -> int:
-        return 1 if strict and self.result.unapproved else 0
+        return 1 if strict and (self.result.unapproved or self.result.follow_ups_overdue) else 0
 
 
 def audit_report(request: AuditRequest, *, strict: bool = False, with_board: bool = False) -> AuditReport:
@@ -34,9 +34,9 @@ def audit_report(request: AuditRequest, *, strict: bool = False, with_board: boo
     if with_board:
         rev = request.rev
         board = (
-            run_status(request.start, rev.partition("..")[2] or "HEAD")
+            run_status(request.start, rev.partition("..")[2] or "HEAD", as_of=result.as_of)
             if ".." in rev
-            else run_status(request.start, rev, audit=result)  # the same walk: filters do not touch `latest`
+            else run_status(request.start, rev, audit=result, as_of=result.as_of)  # the same walk
         )
     if strict and result.history_cut:  # before any output: exit 2 prints only the error
         raise GitError(

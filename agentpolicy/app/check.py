@@ -80,7 +80,14 @@ def run_check(request: CheckRequest) -> CheckResult:
 
     repo = Repo(request.start)
     before, after, authors, tip = _snapshots(repo, request)
-    return compare_snapshots(request.mode, before, after, authors, repo.repo.path, tip)
+    result = compare_snapshots(request.mode, before, after, authors, repo.repo.path, tip)
+    from agentpolicy.app.reattest import review_due_findings
+
+    config = _trust_root_config(before, after, [])
+    changing = {change.agent for change in result.changes}
+    rev = request.head if request.mode == RANGE else "HEAD"
+    result.findings += review_due_findings(repo, rev, config, changing, request.start)
+    return result
 
 
 def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, AuthorsOf, Snapshot | None]:

@@ -21,6 +21,7 @@ from agentpolicy.review.judge import (
     Verifier,
     agent_subject,
     approval_floor,
+    break_glass_allowed,
     judge,
     required_approvals,
 )
@@ -85,6 +86,7 @@ class Gate:
             authors=set() if self_approval else self.authors_of(subject.paths),  # asking git costs
             allow_self_approval=self_approval,
             added=self.reviews.added_paths,
+            break_glass=break_glass_allowed(subject, self.config, self.tip_config),
         )
         self.findings.extend(judgement.findings)
         return judgement.approved, judgement.reviewers

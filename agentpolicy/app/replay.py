@@ -24,7 +24,18 @@ from agentpolicy.git.history import CommitStep, FileDelta, History
 from agentpolicy.model.changes import AgentChange, AgentState, compare, primary_kind
 from agentpolicy.results.audit import AuditEvent, AuditNote, ReviewerRecord
 from agentpolicy.review.entries import ReviewEntry, entry_folder, load_review
-from agentpolicy.review.judge import Floor, Judgement, Subject, Verdict, agent_subject, approval_floor, judge
+from agentpolicy.review.judge import (
+    BREAK_GLASS,
+    Floor,
+    Judgement,
+    Subject,
+    Verdict,
+    agent_subject,
+    approval_floor,
+    break_glass_allowed,
+    judge,
+    signed_time,
+)
 from agentpolicy.review.signing import TipTrust, TrustRoot, with_signers
 from agentpolicy.review.trustroot import (
     TRUST_ROOT,
@@ -48,6 +59,7 @@ class _Open:
     root: TrustRoot
     floor: Floor
     authors: set[str]
+    confirmed: Floor | None = None  # once approved: the approvals so far (a re-approval must be newer)
 
 
 class Replay:
@@ -61,6 +73,7 @@ class Replay:
         self.agents: dict[str, AgentState] = {}
         self.entries: dict[str, tuple[ReviewEntry, str]] = {}  # path -> (entry, commit that added it)
         self.open: dict[str, _Open] = {}
+        self.closed: dict[str, _Open] = {}  # approved events whose content still stands (re-approvals)
         self.latest: dict[str, AuditEvent] = {}  # the last event of each agent (status reads it)
         self.events: list[AuditEvent] = []
         self.notes: list[AuditNote] = []
@@ -68,11 +81,12 @@ class Replay:
         self.history_cut = False  # a shallow clone: what came before is unknown
         self._added_at: dict[str, dt.datetime] = {}  # commit -> the judge's clock when it was applied
         self._entry_cache: dict[str, ReviewEntry | None] = {}
+        self._by_agent: dict[str, dict[str, tuple[ReviewEntry, str]]] = {}  # self.entries, by agent
+        self._arrived: set[str] = set()  # agents whose entries this commit added
         self._roots: dict[tuple[Any, ...], TrustRoot] = {}
         self._tips: dict[tuple[int, int], TipTrust] = {}
         self._bootstrapped: dict[int, bool] = {}  # root id -> it trusts the commit's own signers
         self._removed: dict[str, tuple[ReviewEntry, str]] = {}  # entries this commit removed or replaced
-        self._held: tuple[str, dict[str, tuple[ReviewEntry, str]]] = ("", {})
         self._last_trust: dict[str, Any] = {}  # the last trust root that could be read
         self._verdicts: dict[tuple[int, str, str], Verdict] = {}
         self._duplicates: set[tuple[str, str]] = set()
@@ -90,11 +104,22 @@ class Replay:
         self, name: str, config: Config, entries: dict[str, tuple[ReviewEntry, str]]
     ) -> list[ReviewEntry]:
         folder = entry_folder(config.reviews, name)
+        pool = self._by_agent.get(name, {}) if entries is self.entries else entries
         return [
             entry
-            for path, (entry, _added) in sorted(entries.items())
+            for path, (entry, _added) in sorted(pool.items())
             if entry.agent == name and path.startswith(folder)
         ]
+
+    def _keep_entry(self, path: str, held: tuple[ReviewEntry, str] | None) -> None:
+        """Set (or with None, drop) ``self.entries[path]``, keeping the per-agent index in step:
+        scanning every entry for every judgement made a long history quadratic in its entries."""
+        old = self.entries.pop(path, None)
+        if old is not None:
+            self._by_agent.get(old[0].agent, {}).pop(path, None)
+        if held is not None:
+            self.entries[path] = held
+            self._by_agent.setdefault(held[0].agent, {})[path] = held
 
     def _is_review(self, path: str | None) -> bool:
         """An entry file as the check reads them: under the reviews folder, named *.yaml or *.yml."""
@@ -180,7 +205,7 @@ class Replay:
             if self._is_review(path):
                 entry = self._entry(path, blob)
                 if entry is not None:
-                    self.entries[path] = (entry, "")
+                    self._keep_entry(path, (entry, ""))
 
     def _tick(self, step: CommitStep) -> None:
         """The judge's clock: the committer date, never earlier than any first-parent ancestor's."""
@@ -211,6 +236,7 @@ class Replay:
         before_config, before_agents, existed = self.config, self.agents, self.exists
         before_files = self._signer_files(before_config)  # the before side's signers, before they change
         self._removed = {}
+        self._arrived = set()
         for delta in step.deltas:
             if delta.old_path:
                 self.files.pop(delta.old_path, None)
@@ -265,13 +291,17 @@ class Replay:
                 self._event(step, change, subject, judge_config, root, floor, changed_paths)
         if (existed and changed_config) or self._signers_touched(step.deltas, before_config):
             self._trust_event(step, before_config, judge_config, root, changed_paths, existed)
-        arrived = {entry.agent for path, (entry, added) in self.entries.items() if added == step.id}
+        arrived = self._arrived
         for name in sorted(arrived & set(self.open)):
             base, tip = self.open[name].root, self.root_for(before_config, before_files)
             if tip.allowed is None and self._bootstrapped.get(id(base)):
                 self._rejudge(step, name, base)  # nobody has signers yet, on either side (as `check`)
             else:
                 self._rejudge(step, name, self.tip_trust(base, tip))
+        for name in sorted(arrived & set(self.closed)):
+            self._confirm(
+                step, name, self.tip_trust(self.closed[name].root, self.root_for(before_config, before_files))
+            )
         self.config = after_config
         if changed_config:
             self.index.rebuild(self.files, after_config.agents)
@@ -285,16 +315,15 @@ class Replay:
         return {path: self.files[path] for path in paths if path in self.files}
 
     def _floor(self, step: CommitStep, name: str, config: Config, root: TrustRoot) -> Floor:
-        held = self._before_entries(step)
+        held = self._before_entries(step, name)
         return approval_floor(self._entries_for(name, config, held), self.clock, self._verifier(root, held))
 
-    def _before_entries(self, step: CommitStep) -> dict[str, tuple[ReviewEntry, str]]:
-        """The entries of the before side: today's, less what this commit added, plus what it removed."""
-        if self._held[0] != step.id:
-            held = {path: held for path, held in self.entries.items() if held[1] != step.id}
-            held.update(self._removed)
-            self._held = (step.id, held)
-        return self._held[1]
+    def _before_entries(self, step: CommitStep, name: str) -> dict[str, tuple[ReviewEntry, str]]:
+        """One agent's entries on the before side: today's, less what this commit added, plus what
+        it removed."""
+        held = {path: held for path, held in self._by_agent.get(name, {}).items() if held[1] != step.id}
+        held.update((path, held) for path, held in self._removed.items() if held[0].agent == name)
+        return held
 
     def _config_touched(self, deltas: list[FileDelta], config: Config) -> bool:
         packs = tuple(f"{folder.strip('/')}/" for folder in config.policy)
@@ -396,6 +425,7 @@ class Replay:
     ) -> None:
         self.events.append(event)
         self.latest[event.agent] = event
+        self.closed.pop(event.agent, None)
         self.open[event.agent] = _Open(event, subject, config, root, floor, authors)
         self._rejudge(step, event.agent, root)
 
@@ -462,10 +492,45 @@ class Replay:
             verify=self._verifier(root, self.entries),
             authors=pending.authors,
             allow_self_approval=pending.config.allow_self_approval,
+            break_glass=break_glass_allowed(pending.subject, pending.config),
         )
         if judgement.approved:
             self._approve(step, pending.event, judgement, root, self.entries)
-            del self.open[name]
+            if judgement.via == BREAK_GLASS:
+                due = (self.clock or step.date) + dt.timedelta(days=pending.config.break_glass_follow_up_days)
+                pending.event.follow_up_due = f"{due:%Y-%m-%d}"
+            pending.confirmed = approval_floor(judgement.counted, self.clock)
+            self.closed[name] = self.open.pop(name)
+
+    def _confirm(self, step: CommitStep, name: str, root: TipTrust) -> None:
+        """Entries for content that still stands and is approved: a break-glass follow-up, or a
+        re-approval that restarts the re-attestation clock. The judge decides both, without
+        break-glass, against the before side the event was judged with."""
+        pending = self.closed[name]
+        event = pending.event
+        follow_up = event.approved_via == BREAK_GLASS and event.followed_up_in is None
+        floor = pending.floor if follow_up else pending.confirmed or pending.floor
+        judgement = judge(
+            pending.subject,
+            self._entries_for(name, pending.config, self.entries),
+            floor=floor,
+            verify=self._verifier(root, self.entries),
+            authors=pending.authors,
+            allow_self_approval=pending.config.allow_self_approval,
+        )
+        if not judgement.approved:
+            return
+        known = {reviewer.path for reviewer in event.reviewers}
+        fresh = [entry for entry in judgement.counted if entry.path not in known]
+        if not fresh:
+            return
+        self._record(event, fresh, root, self.entries)
+        event.last_approved = _newest(fresh, self.clock, event.last_approved)
+        if follow_up:
+            event.followed_up_in = step.id
+        else:
+            event.reattested_in.append(step.id)
+        pending.confirmed = approval_floor(judgement.counted, self.clock)
 
     def _approve(
         self,
@@ -475,12 +540,28 @@ class Replay:
         root: TrustRoot | TipTrust,
         entries: dict[str, tuple[ReviewEntry, str]],
     ) -> None:
-        verify = self._verifier(root, entries)
         event.approved = True
+        event.approved_via = judgement.via
         if step.id != event.commit:
             event.approved_later_in = step.id
-        for entry in judgement.counted:
+        self._record(event, judgement.counted, root, entries)
+        event.last_approved = _newest(judgement.counted, self.clock, None)
+
+    def _record(
+        self,
+        event: AuditEvent,
+        counted: list[ReviewEntry],
+        root: TrustRoot | TipTrust,
+        entries: dict[str, tuple[ReviewEntry, str]],
+    ) -> None:
+        verify = self._verifier(root, entries)
+        roots = [root.base, root.tip] if isinstance(root, TipTrust) else [root]
+        trust = [(each.allowed, each.revoked) for each in roots if each is not None]
+        for entry in counted:
             verdict = verify(entry)
+            added_in = entries.get(entry.path, (entry, ""))[1]
+            times = [t for t in (self._added_at.get(added_in, self.clock), signed_time(entry)) if t]
+            at = max(times) if times else None
             event.reviewers.append(
                 ReviewerRecord(
                     entry.reviewer_name,
@@ -488,8 +569,10 @@ class Replay:
                     entry.decision,
                     "unsigned (accepted)" if verdict.message else "valid",
                     entry.timestamp,
-                    entries.get(entry.path, (entry, ""))[1],
+                    added_in,
                     entry.path,
+                    trust,
+                    _stamp(at) if at else "",
                 )
             )
 
@@ -497,7 +580,8 @@ class Replay:
         """Apply one change under the reviews folder; an edited or deleted entry is evidence lost:
         a note, and an event that is never approved (the check refuses it as AP210)."""
         if delta.old_path and delta.old_path in self.entries:
-            entry, _added = self.entries.pop(delta.old_path)
+            entry, _added = self.entries[delta.old_path]
+            self._keep_entry(delta.old_path, None)
             self._removed[delta.old_path] = (entry, _added)
             if not step.cut:
                 how = "edited" if delta.new_path == delta.old_path else "deleted"
@@ -523,7 +607,8 @@ class Replay:
         if delta.new_path and delta.new_id:
             added = self._entry(delta.new_path, delta.new_id)
             if added is not None:
-                self.entries[delta.new_path] = (added, step.id)
+                self._keep_entry(delta.new_path, (added, step.id))
+                self._arrived.add(added.agent)
 
     def apply_side(self, step: CommitStep) -> None:
         """A commit on a merged side branch: judged on its own tree, apart from the main line."""
@@ -569,6 +654,7 @@ class Replay:
                 verify=self._verifier(root, entries),
                 authors=set(step.people),
                 allow_self_approval=config.allow_self_approval,
+                break_glass=break_glass_allowed(subject, config),
             )
             if judgement.approved:
                 self._approve(step, event, judgement, root, entries)
@@ -591,6 +677,17 @@ def _change_event(step: CommitStep, change: AgentChange, subject: Subject) -> Au
         approvals_required=subject.required,
         deleted=change.after is None,
     )
+
+
+def _newest(entries: list[ReviewEntry], clock: dt.datetime | None, before: str | None) -> str | None:
+    """The newest signed time among ``entries``, never later than the judge's clock (an entry
+    dated ahead cannot push its agent's next review out of sight)."""
+    times = [when for when in map(signed_time, entries) if when is not None]
+    if not times:
+        return before
+    newest = min(max(times), clock) if clock else max(times)
+    stamp = _stamp(newest)
+    return max(stamp, before) if before else stamp
 
 
 def _identity(state: AgentState | None) -> tuple[str, str] | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
+from agentpolicy.app.reattest import review_every
 from agentpolicy.model.digest import agent_digest
 from agentpolicy.model.document import ERROR, Finding, LoadResult
 from agentpolicy.results.status import GAP_LABELS, AgentStatus
@@ -11,31 +13,39 @@ from agentpolicy.rules.config import CONFIG_PATH, load_config
 from agentpolicy.rules.engine import check_loaded, load_agent
 
 if TYPE_CHECKING:
-    from agentpolicy.results.audit import AuditResult
+    from agentpolicy.results.audit import AuditEvent, AuditResult
 
 
-def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = None) -> list[AgentStatus]:
+def run_status(
+    start: str = ".", rev: str = "HEAD", audit: AuditResult | None = None, as_of: dt.datetime | None = None
+) -> list[AgentStatus]:
     """Each agent at ``rev``, with the judge's verdict on the change that produced its content.
 
     The verdict is the audit's own (the replay of ``rev``'s first-parent history
     judges each change with that change's before side), so status can never call
     approved what the audit calls unapproved. Pass ``audit`` to reuse a walk of
-    the same revision.
+    the same revision. ``as_of`` answers for that moment: the commit of ``rev`` that stood
+    then, and review due dates counted to that day.
     """
     from agentpolicy.app.audit import AuditRequest, run_audit
+    from agentpolicy.app.reattest import commit_at
     from agentpolicy.git.repo import Repo
 
     repo = Repo(start)
     if not repo.has_head and rev == "HEAD":
         return []
-    snapshot = repo.revision_snapshot(repo.resolve(rev), rev)
+    commit = repo.resolve(rev)
+    if as_of is not None:
+        commit = rev = commit_at(repo, commit, as_of)
+    today = (as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
+    snapshot = repo.revision_snapshot(commit, rev)
     config = load_config(snapshot.read(CONFIG_PATH)).with_packs(snapshot)
     files = snapshot.files(config.agents)
     loaded = [
         load_agent(path, snapshot.read(path), is_link=entry.is_link) for path, entry in sorted(files.items())
     ]
     findings = check_loaded(loaded, config)
-    verdicts = (audit or run_audit(AuditRequest(rev=rev, start=start))).latest or {}
+    verdicts = (audit or run_audit(AuditRequest(rev=commit, start=start))).latest or {}
     board = []
     for result in loaded:
         document = result.document
@@ -48,23 +58,39 @@ def run_status(start: str = ".", rev: str = "HEAD", audit: AuditResult | None = 
         event = verdicts.get(name)
         approved = event is not None and event.approved and event.digest == agent_digest(data)
         owner = data.get("owner")
-        board.append(
-            AgentStatus(
-                name=name,
-                path=document.path,
-                stage=str(data.get("stage", "?")),
-                version=str(data.get("version", "?")),
-                owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
-                owner_email=str(owner.get("email") or "") if isinstance(owner, dict) else "",
-                approved=approved,
-                approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers)
-                if approved and event
-                else [],
-                gaps=sorted({GAP_LABELS.get(f.rule, f.rule) for f in own}),
-                errors=sum(1 for f in own if f.severity == ERROR),
-            )
+        status = AgentStatus(
+            name=name,
+            path=document.path,
+            stage=str(data.get("stage", "?")),
+            version=str(data.get("version", "?")),
+            owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
+            owner_email=str(owner.get("email") or "") if isinstance(owner, dict) else "",
+            approved=approved,
+            approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers) if approved and event else [],
+            gaps=sorted({GAP_LABELS.get(f.rule, f.rule) for f in own}),
+            errors=sum(1 for f in own if f.severity == ERROR),
         )
+        if approved and event is not None:
+            _review_fields(status, event, review_every(data, config), today)
+        board.append(status)
     return sorted(board, key=lambda status: status.name)
+
+
+def _review_fields(status: AgentStatus, event: AuditEvent, every: int | None, today: dt.date) -> None:
+    """When the approval, or its re-attestation, was last given and when the next one is due."""
+    from agentpolicy.app.reattest import review_clock
+
+    status.approved_via = event.approved_via
+    status.last_approved = event.last_approved
+    if every is None:
+        return
+    clock = review_clock(every, event.last_approved, today)
+    status.review_every = f"{every}d"
+    status.review_due, status.review_days_left, status.review_overdue = (
+        clock.due,
+        clock.days_left,
+        clock.overdue,
+    )
 
 
 def _unreadable_row(result: LoadResult, findings: list[Finding]) -> AgentStatus:

@@ -34,6 +34,14 @@ from agentpolicy.cli.output import error_handler, say
     help="SSH key to sign with (a private key, or a .pub whose private half is in ssh-agent). "
     "Default: git's user.signingkey when gpg.format is ssh.",
 )
+@click.option(
+    "--break-glass",
+    "break_glass",
+    is_flag=True,
+    help="An emergency approval (needs break_glass.allowed in .agentpolicy.yaml, and --reason); "
+    "regular approvals must follow.",
+)
+@click.option("--reason", metavar="TEXT", help="Why the glass was broken (with --break-glass; signed).")
 def approve(
     agent: str | None,
     trust_root: bool,
@@ -41,6 +49,8 @@ def approve(
     decision: str,
     note: str | None,
     key: str | None,
+    break_glass: bool,
+    reason: str | None,
 ) -> None:
     """Record a signed review of AGENT's current content in the reviews folder.
 
@@ -63,6 +73,7 @@ def approve(
 
         if bool(agent) == trust_root:
             raise click.UsageError("name one AGENT to approve, or pass --trust-root (not both)")
+        decision, note = _emergency(break_glass, reason, trust_root, decision, note)
         result = write_approval(
             ApproveRequest(
                 agent=agent or "",
@@ -83,3 +94,14 @@ def approve(
             f"{', signed' if result.signed else ', UNSIGNED'}"
         )
         say(f"next: git add {result.path}  (commit it with the change)")
+
+
+def _emergency(
+    break_glass: bool, reason: str | None, trust_root: bool, decision: str, note: str | None
+) -> tuple[str, str | None]:
+    """`--break-glass --reason TEXT` is a `break-glass` entry whose note is the reason."""
+    if break_glass and (trust_root or decision != "approve" or note):
+        raise click.UsageError("--break-glass takes --reason, not --trust-root, --decision or --note")
+    if reason and not break_glass:
+        raise click.UsageError("--reason goes with --break-glass (use --note for a regular review)")
+    return ("break-glass", reason or "") if break_glass else (decision, note)

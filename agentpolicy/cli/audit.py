@@ -12,6 +12,7 @@ from agentpolicy.cli.output import (
     error_documents,
     error_handler,
     outputs_option,
+    parse_as_of,
     parse_date,
     parse_outputs,
     write_report,
@@ -46,6 +47,12 @@ FORMATS = ("table", "json", "csv", "markdown", "html")
     help="Output format (default: table on a terminal, json otherwise).",
 )
 @click.option("--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="Audit the branch as it stood on DATE; break-glass follow-up deadlines are judged then.",
+)
 @outputs_option("-o html=audit.html -o csv=audit.csv")
 def audit(
     agents: tuple[str, ...],
@@ -57,6 +64,7 @@ def audit(
     all_parents: bool,
     fmt: str | None,
     output: str | None,
+    as_of: str | None,
     outputs: tuple[str, ...],
 ) -> None:
     """List every approval ever given, and every governed change that slipped through.
@@ -93,6 +101,7 @@ def audit(
             unapproved_only=unapproved_only,
             all_parents=all_parents,
             progress=progress,
+            as_of=parse_as_of(as_of),
         )
         with_board = "html" in (chosen, *(name for name, _ in extra))
         report = audit_report(request, strict=strict, with_board=with_board)

@@ -15,6 +15,7 @@ from agentpolicy.cli.audit import audit
 from agentpolicy.cli.check import check
 from agentpolicy.cli.conformance import conformance
 from agentpolicy.cli.demo import demo
+from agentpolicy.cli.evidence import evidence
 from agentpolicy.cli.export import export
 from agentpolicy.cli.inventory import inventory
 from agentpolicy.cli.pack_tests import test_packs
@@ -59,3 +60,4 @@ main.add_command(new)
 main.add_command(export)
 main.add_command(conformance)
 main.add_command(inventory)
+main.add_command(evidence)

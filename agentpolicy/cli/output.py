@@ -171,6 +171,14 @@ def parse_date(value: str | None, flag: str) -> Any:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def parse_as_of(value: str | None) -> Any:
+    """`--as-of DATE`: a day means its end (what stood, and was due, on that day)."""
+    from agentpolicy.app.reattest import end_of
+
+    parsed = parse_date(value, "--as-of")
+    return end_of(parsed, value) if parsed is not None else None
+
+
 def emit(text: str, output: str | None) -> None:
     if output:
         from agentpolicy.files.atomic import replace_file

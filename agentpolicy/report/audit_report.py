@@ -23,7 +23,14 @@ def _reviewers(event: AuditEvent) -> str:
 def _status(event: AuditEvent) -> str:
     if not event.approved:
         return "UNAPPROVED"
-    return f"approved later ({event.approved_later_in[:8]})" if event.approved_later_in else "approved"
+    status = f"approved later ({event.approved_later_in[:8]})" if event.approved_later_in else "approved"
+    if event.approved_via == "break-glass":
+        status += " via BREAK-GLASS" + (
+            f", followed up in {event.followed_up_in[:8]}"
+            if event.followed_up_in
+            else f", regular approvals due {event.follow_up_due}"
+        )
+    return status
 
 
 def _rows(result: AuditResult) -> list[list[str]]:

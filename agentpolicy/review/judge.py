@@ -38,6 +38,8 @@ RULE_REJECTED = "AP203"
 RULE_SELF_APPROVAL = "AP205"
 RULE_MISMATCH = "AP206"
 RULE_REPLAYED = "AP208"
+RULE_BREAK_GLASS = "AP211"
+BREAK_GLASS = "break-glass"
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -86,6 +88,7 @@ class Judgement:
     approved: bool
     counted: list[ReviewEntry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    via: str = "reviews"  # or "break-glass": passed on one emergency entry, regular approvals to follow
 
     @property
     def reviewers(self) -> list[str]:
@@ -157,13 +160,16 @@ def judge(
     authors: set[str],
     allow_self_approval: bool,
     added: set[str] | frozenset[str] = frozenset(),
+    break_glass: bool = False,
 ) -> Judgement:
     """Count the valid approvals of exactly this subject; say what is missing or refused.
 
     ``added`` are the entry paths this change adds: only those get findings of
     their own (older entries were judged when they landed). Approvals are consumed
     by the change they approved; rejections are not: a valid `reject` of exactly
-    this content blocks it until the same key approves it later.
+    this content blocks it until the same key approves it later. With ``break_glass``
+    (the before side's `break_glass.allowed`), one valid `break-glass` entry by an
+    allowed signer, even the author, approves the change, with a loud warning.
     """
     result = Judgement(subject, approved=False, findings=list(subject.blockers))
     people = {email.lower() for email in authors}
@@ -172,6 +178,7 @@ def judge(
     other_content: list[ReviewEntry] = []
     consumed: list[ReviewEntry] = []
     contested = any(e.digest == subject.digest and e.decision == "reject" for e in entries)
+    emergency: list[ReviewEntry] = []
     for entry in entries:
         if entry.digest != subject.digest:
             other_content.append(entry)
@@ -180,8 +187,11 @@ def judge(
                     _entry_finding(entry, RULE_MISMATCH, _mismatch(subject, entry), subject)
                 )
             continue
-        if entry.decision != "reject" and entry.decision not in subject.decisions:
-            if entry.path in added:
+        glass = entry.decision == BREAK_GLASS and break_glass
+        if entry.decision != "reject" and entry.decision not in subject.decisions and not glass:
+            if entry.path in added and entry.decision == BREAK_GLASS:
+                result.findings.append(_glass_refused(entry, subject))
+            elif entry.path in added:
                 result.findings.append(
                     _entry_finding(
                         entry,
@@ -216,6 +226,9 @@ def judge(
         if not floor.admits(entry):  # a copied or back-dated entry: its signature is fine, its time is not
             result.findings.append(_replayed(entry, subject, floor))
             continue
+        if glass:  # an emergency: the author may be the only one awake
+            emergency.append(entry)
+            continue
         if not allow_self_approval and _is_author(entry, verdict, people):
             result.findings.append(
                 _entry_finding(
@@ -244,9 +257,15 @@ def judge(
             )
         )
     result.counted = list(counted.values())
-    if len(counted) < subject.required:
+    if len(counted) < subject.required and emergency and not rejections and not subject.blockers:
+        result.counted.append(emergency[0])
+        result.via = BREAK_GLASS
+        result.findings.append(_glass_used(emergency[0], subject))
+    elif len(counted) < subject.required:
         result.findings.append(_needs_review(subject, result.counted, other_content, consumed))
-    result.approved = not rejections and not subject.blockers and len(counted) >= subject.required
+    result.approved = (
+        not rejections and not subject.blockers and (len(counted) >= subject.required or bool(emergency))
+    )
     if result.approved:
         result.findings = [_superseded(finding, subject) for finding in result.findings]
     return result
@@ -298,6 +317,14 @@ def _is_author(entry: ReviewEntry, verdict: Verdict, people: set[str]) -> bool:
         if any(fnmatchcase(person, pattern.lower()) for person in people):
             return True
     return False
+
+
+def break_glass_allowed(subject: Subject, config: Config, tip_config: Config | None = None) -> bool:
+    """Break-glass is opt-in by the before side (and the target's tip), and for agents only:
+    the trust root is never changed in an emergency."""
+    if subject.name.startswith("@"):
+        return False
+    return config.break_glass_allowed and (tip_config is None or tip_config.break_glass_allowed)
 
 
 def required_approvals(change: AgentChange, config: Config) -> int:
@@ -387,6 +414,32 @@ def _entry_finding(entry: ReviewEntry, rule: str, message: str, subject: Subject
             "a trust-root change approved like any other"
         )
     return Finding(entry.path, 1, 1, rule, ERROR, message, hint, agent=subject.name)
+
+
+def _glass_used(entry: ReviewEntry, subject: Subject) -> Finding:
+    path, line, column = subject.where
+    return Finding(
+        path,
+        line,
+        column,
+        RULE_BREAK_GLASS,
+        WARNING,
+        f"BREAK-GLASS: {subject.headline} passes on an emergency entry by {entry.reviewer} "
+        f"({entry.path}), reason: {entry.data.get('note', '')!r}",
+        f"regular approvals of this same content must follow: {subject.approve_command} "
+        "(`agentpolicy audit --strict` fails once break_glass.follow_up_days have passed without them)",
+        agent=subject.name,
+    )
+
+
+def _glass_refused(entry: ReviewEntry, subject: Subject) -> Finding:
+    return _entry_finding(
+        entry,
+        RULE_BREAK_GLASS,
+        f"break-glass entry by {entry.reviewer} does not count: the configuration that judges this change "
+        "does not allow break-glass",
+        subject,
+    )
 
 
 def _replayed(entry: ReviewEntry, subject: Subject, floor: Floor) -> Finding:

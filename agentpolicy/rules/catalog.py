@@ -184,6 +184,28 @@ PYTHON_RULES: dict[str, RuleInfo] = {
             "Review entries are evidence: once committed they are never edited or removed.",
         ),
         python_rule(
+            "AP211",
+            "break-glass",
+            WARNING,
+            "a change passes on an emergency (break-glass) entry, or a break-glass entry is not allowed",
+            "regular approvals of the same content must follow within break_glass.follow_up_days",
+            "With `break_glass: {allowed: true}` in the before side's configuration, one valid "
+            "break-glass entry by an allowed signer (even the author) approves an agent change, "
+            "loudly; `audit --strict` fails once follow_up_days have passed without regular "
+            "approvals of that content. Without the setting a break-glass entry is an error.",
+        ),
+        python_rule(
+            "AP212",
+            "review-due",
+            WARNING,
+            "an agent's newest approval of its current content is older than review_every",
+            "re-approve the unchanged content: agentpolicy approve AGENT, and commit the entry",
+            "`review_every` (configuration, or `change_control.review_every` per agent) asks for "
+            "a re-attestation: a fresh approval of unchanged content restarts the clock. A "
+            "warning: it never blocks an unrelated commit (`status --strict` fails on overdue "
+            "production agents).",
+        ),
+        python_rule(
             "AP220",
             "trust-root-change",
             ERROR,

@@ -57,6 +57,10 @@ class Config:
     autonomy_expansion_approvals: int | None = None
     policy: tuple[str, ...] = ()
     waivers: tuple[Waiver, ...] = ()
+    review_every: int | None = None  # days (issue 17: re-attestation)
+    break_glass_allowed: bool = False
+    break_glass_follow_up_days: int = 3
+    max_waiver_days: int = 180
     source: str = "defaults"
     fingerprint: str = ""
     packs: tuple[Any, ...] = field(default=(), compare=False)  # resolved from `policy` by with_packs()
@@ -241,15 +245,22 @@ def _unprintable(char: str) -> bool:
 
 def _check_integers(data: dict[str, Any], where: str, document: Any) -> None:
     """JSON Schema's `integer` accepts 2.0; a threshold that is a float or a bool is refused."""
-    value = data.get("autonomy_expansion_approvals")
-    if value is not None and type(value) is not int:
-        raise _refuse(
-            f"`autonomy_expansion_approvals` must be a whole number, not {value!r}",
-            "write it without a decimal point, e.g. `autonomy_expansion_approvals: 2`",
-            where,
-            document,
-            ("autonomy_expansion_approvals",),
-        )
+    found = data.get("break_glass")
+    glass: dict[str, Any] = found if isinstance(found, dict) else {}
+    counts = {
+        ("autonomy_expansion_approvals",): data.get("autonomy_expansion_approvals"),
+        ("max_waiver_days",): data.get("max_waiver_days"),
+        ("break_glass", "follow_up_days"): glass.get("follow_up_days"),
+    }
+    for path, value in counts.items():
+        if value is not None and type(value) is not int:
+            raise _refuse(
+                f"`{_dotted(path)}` must be a whole number, not {value!r}",
+                f"write it without a decimal point, e.g. `{path[-1]}: 2`",
+                where,
+                document,
+                path,
+            )
 
 
 def is_locked_rule(rule_id: str) -> bool:
@@ -321,6 +332,8 @@ def _waivers(data: dict[str, Any], where: str, document: Any) -> tuple[Waiver, .
                 path=where,
                 line=line,
             )
+        expires = _expiry(item["expires"], index, where, document)
+        _within_horizon(item, expires, data.get("max_waiver_days", 180), index, where, line)
         owner = item["owner"]
         waivers.append(
             Waiver(
@@ -328,12 +341,40 @@ def _waivers(data: dict[str, Any], where: str, document: Any) -> tuple[Waiver, .
                 item["agent"],
                 item["reason"],
                 f"{owner['name']} <{owner['email']}>",
-                _expiry(item["expires"], index, where, document),
+                expires,
                 line,
                 column,
             )
         )
     return tuple(waivers)
+
+
+def _within_horizon(
+    item: dict[str, Any], expires: dt.date, days: int, index: int, where: str, line: int
+) -> None:
+    """A waiver that expires further ahead than `max_waiver_days` is a permanent exception in disguise."""
+    today = dt.datetime.now(dt.UTC).date()
+    if expires > today + dt.timedelta(days=days):
+        raise ConfigError(
+            f"waivers[{index}] ({item['rule']} on {item['agent']}, owner {item['owner']['email']}) expires "
+            f"on {expires.isoformat()}, more than max_waiver_days ({days}) from today",
+            f"set `expires` on or before {(today + dt.timedelta(days=days)).isoformat()}, and renew the "
+            "waiver with its owner when it runs out (or raise `max_waiver_days`)",
+            path=where,
+            line=line,
+        )
+
+
+def _evidence_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """Re-attestation, break-glass and the waiver horizon (issue 17), already schema-checked."""
+    glass = data.get("break_glass") or {}
+    every = data.get("review_every")
+    return {
+        "review_every": int(every[:-1]) if every else None,
+        "break_glass_allowed": bool(glass.get("allowed", False)),
+        "break_glass_follow_up_days": glass.get("follow_up_days", 3),
+        "max_waiver_days": data.get("max_waiver_days", 180),
+    }
 
 
 def _dates_as_text(data: dict[str, Any]) -> None:
@@ -381,6 +422,7 @@ def _from_data(data: dict[str, Any], where: str, fingerprint: str, document: Any
         autonomy_expansion_approvals=data.get("autonomy_expansion_approvals"),
         policy=_paths(data, "policy", where, document) if "policy" in data else (),
         waivers=_waivers(data, where, document),
+        **_evidence_settings(data),
         source=where,
         fingerprint=fingerprint,
     )
