@@ -7,6 +7,7 @@ Imports from the existing modules (the lead rewrites these when the package move
 ``agentpolicy.review.sshsig``, ``agentpolicy.report.audit_report``, ``agentpolicy.report.safe``,
 ``agentpolicy.errors``, ``agentpolicy.model.digest``.
 
-This ``__init__`` imports nothing, so core modules may import ``evidence.reattest`` and
-``evidence.breakglass`` without pulling in the bundle writer.
+This ``__init__`` imports nothing, so importing the package does not pull in the bundle
+writer. Re-attestation and break-glass, which the core needs, live in ``app/reattest.py``
+and ``app/breakglass.py``.
 """
