@@ -32,12 +32,19 @@ def run_once(command: Sequence[str], cwd: str, env: dict[str, str] | None = None
 
 def compare(commands: dict[str, Sequence[str]], cwd: str, runs: int = 5) -> dict[str, tuple[float, float]]:
     """Median seconds and max peak MB per command, runs alternating so drift hits all equally."""
+    return compare_in({name: (command, cwd) for name, command in commands.items()}, runs)
+
+
+def compare_in(
+    commands: dict[str, tuple[Sequence[str], str]], runs: int = 5
+) -> dict[str, tuple[float, float]]:
+    """As `compare`, each command in its own folder (e.g. the same command in two repositories)."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
-    for command in commands.values():  # warm caches once
+    for command, cwd in commands.values():  # warm caches once
         run_once(command, cwd)
     for _ in range(runs):
-        for name, command in commands.items():
+        for name, (command, cwd) in commands.items():
             seconds, peak = run_once(command, cwd)
             times[name].append(seconds)
             peaks[name] = max(peaks[name], peak)
@@ -48,3 +55,9 @@ def table(rows: list[tuple[str, float, float, str]]) -> str:
     lines = [f"{'measure':<44} {'median s':>9} {'peak MB':>8}  ratio"]
     lines += [f"{name:<44} {seconds:>9.3f} {peak:>8.1f}  {ratio}" for name, seconds, peak, ratio in rows]
     return "\n".join(lines)
+
+
+def load_note() -> str:
+    """The machine's load while the figures were taken (a shared machine skews every figure)."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} cores, load average {one:.1f} (1 min) {five:.1f} (5 min)"

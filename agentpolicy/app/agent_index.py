@@ -14,6 +14,7 @@ back to approved content is not a new change.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from agentpolicy.cache.derived import AgentDigestCache
@@ -21,6 +22,10 @@ from agentpolicy.files.globs import matches
 from agentpolicy.model.changes import AgentState
 from agentpolicy.model.document import ERROR, Document
 from agentpolicy.rules.engine import load_agent
+
+# Blobs parsed this run kept in memory (the current state's agents are held by ``by_path``
+# anyway): enough for reverts and moves nearby, without memory growing with the history.
+RECENT_BLOBS = 256
 
 
 class AgentIndex:
@@ -30,7 +35,7 @@ class AgentIndex:
         self.by_path: dict[str, AgentState] = {}  # agent file -> its state, by the current globs
         self.names: dict[str, list[str]] = {}  # agent name -> the files defining it, in path order
         self.unreadable: dict[str, str] = {}  # selected file -> why it defines no agent
-        self._parsed_blobs: dict[str, AgentState | str] = {}
+        self._parsed_blobs: OrderedDict[str, AgentState | str] = OrderedDict()
 
     def state(self, path: str, blob: str) -> AgentState | None:
         """The agent a blob defines (None when it defines none), placed at ``path``."""
@@ -46,9 +51,14 @@ class AgentIndex:
         return parsed if isinstance(parsed, str) else None
 
     def _parsed(self, path: str, blob: str) -> AgentState | str:
-        if blob not in self._parsed_blobs:
-            self._parsed_blobs[blob] = self._parse(path, blob)
-        return self._parsed_blobs[blob]
+        parsed = self._parsed_blobs.get(blob)
+        if parsed is None:
+            parsed = self._parsed_blobs[blob] = self._parse(path, blob)
+            if len(self._parsed_blobs) > RECENT_BLOBS:
+                self._parsed_blobs.popitem(last=False)
+        else:
+            self._parsed_blobs.move_to_end(blob)
+        return parsed
 
     def _parse(self, path: str, blob: str) -> AgentState | str:
         """An agent's governed content: from the derived cache when this blob was seen before."""

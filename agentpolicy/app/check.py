@@ -123,7 +123,10 @@ def _policy_verdicts(
     from agentpolicy.cache.derived import DerivedCache, policy_key
 
     cache = DerivedCache.open(git_dir, policy_key(config)) if git_dir else None
-    cached = cache.get_many(sorted({e.key for p, e in files.items() if p not in changed})) if cache else {}
+    # Changed files are judged afresh (their documents are needed for the diff), but a row already
+    # stored for the same blob (a hook run again on the same staged content) is not written again:
+    # a write is a transaction and a sync to disk, the largest single cost of a hook run.
+    cached = cache.get_many(sorted({e.key for e in files.values()})) if cache else {}
     verdicts: list[FileVerdict] = []
     loaded: dict[str, LoadResult] = {}
     for path, entry in files.items():
@@ -135,7 +138,7 @@ def _policy_verdicts(
         loaded[path] = load_agent(path, after.read(path), is_link=entry.is_link)
         verdict = judge_file(loaded[path], config)
         verdicts.append(verdict)
-        if cache is not None and not entry.is_link:
+        if cache is not None and not entry.is_link and entry.key not in cached:
             cache.put(entry.key, verdict.name, verdict.findings)
     if cache is not None:
         cache.close()

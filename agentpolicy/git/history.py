@@ -18,6 +18,7 @@ from agentpolicy.git.objects import blob_data, damaged, get_object, reading
 from agentpolicy.git.repo import Repo
 
 _GITLINK_MODE = 0o160000
+HISTORY_OBJECT_CACHE = 0
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,14 @@ class History:
         self.folders = [""] if "" in stripped else sorted(stripped)
         self._pygit2 = pygit2
         pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, 4096)
+        # libgit2 keeps every commit and small tree it reads (up to 256 MB): a walk of the whole
+        # history would grow with it. The walk reads each object once and keeps what it needs.
+        pygit2.settings.cache_max_size(HISTORY_OBJECT_CACHE)
         self.shallow = self._shallow_ids()
+        # The commit walked last, its watched subtrees' ids and the objects read at those ids:
+        # on a first-parent walk it is the next commit's parent, so nothing is read twice.
+        self._last: tuple[str, tuple[str | None, ...]] | None = None
+        self._objects: dict[str, Any] = {}
 
     def _shallow_ids(self) -> set[str]:
         path = os.path.join(self.git.path, "shallow")
@@ -137,28 +145,44 @@ class History:
         commit_id = str(commit.id)
         if commit_id in self.shallow:
             step.cut = True
-        try:
-            parent = commit.parents[0] if commit.parent_ids else None
-        except (KeyError, self._pygit2.GitError):
-            parent, step.cut = None, True
-        if parent is not None:
-            step.parent_id = str(parent.id)
-        if parent is None:
-            step.deltas = [FileDelta(None, path, blob) for path, blob in self.files(commit.tree)]
-            return step
-        for folder, old, new in zip(
-            self.folders, self._fingerprint(parent.tree), self._fingerprint(commit.tree), strict=True
-        ):
+        fingerprint = self._fingerprint(commit.tree)
+        first = str(commit.parent_ids[0]) if commit.parent_ids else None
+        if first is not None and self._last is not None and self._last[0] == first:
+            step.parent_id, before = first, self._last[1]  # the commit walked last: it is there
+        else:
+            try:
+                parent = commit.parents[0] if commit.parent_ids else None
+            except (KeyError, self._pygit2.GitError):
+                parent, step.cut = None, True
+            if parent is None:
+                step.deltas = [FileDelta(None, path, blob) for path, blob in self.files(commit.tree)]
+                self._remember(commit_id, fingerprint, {})
+                return step
+            step.parent_id, before, self._objects = str(parent.id), self._fingerprint(parent.tree), {}
+        read: dict[str, Any] = {}
+        for folder, old, new in zip(self.folders, before, fingerprint, strict=True):
             if old != new:
-                step.deltas.extend(self._folder_deltas(folder, old, new))
+                step.deltas.extend(self._folder_deltas(folder, old, new, read))
+            elif new is not None and new in self._objects:
+                read[new] = self._objects[new]
+        self._remember(commit_id, fingerprint, read)
         return step
 
-    def _folder_deltas(self, folder: str, old: str | None, new: str | None) -> Iterator[FileDelta]:
+    def _remember(self, commit_id: str, fingerprint: tuple[str | None, ...], read: dict[str, Any]) -> None:
+        self._last, self._objects = (commit_id, fingerprint), read
+
+    def _folder_deltas(
+        self, folder: str, old: str | None, new: str | None, read: dict[str, Any]
+    ) -> Iterator[FileDelta]:
         """What changed under one watched folder (or file): only that subtree is diffed.
         No rename detection: the replay follows agents by name, so a move is a delete and an add.
         Paths are raw-name keys (``filenames.path_key``); a submodule met on the way fails closed."""
         prefix = f"{folder}/" if folder else ""
-        old_obj, new_obj = self._object(folder, old), self._object(folder, new)
+        old_obj = self._objects.get(old) if old is not None else None
+        old_obj = old_obj if old_obj is not None else self._object(folder, old)
+        new_obj = self._object(folder, new)
+        if new is not None:
+            read[new] = new_obj
         old_tree = old_obj if old_obj is not None and old_obj.type_str == "tree" else None
         new_tree = new_obj if new_obj is not None and new_obj.type_str == "tree" else None
         if old_tree is None or new_tree is None:  # a file, or a folder that appeared or went

@@ -72,7 +72,7 @@ def _table(headers: list[str], rows: list[list[str]], width: int = 80) -> str:
 
 def render_audit(result: AuditResult, fmt: str, board: list[AgentStatus] | None = None) -> str:
     if fmt == "json":
-        return _json_lines(audit_json(result))
+        return _json_lines(result)
     if fmt == "csv":
         return _csv(
             [*HEADERS, "commit_full", "approved"],
@@ -126,20 +126,28 @@ def _audit_summary(result: AuditResult) -> str:
     )
 
 
-def _json_lines(payload: dict[str, Any]) -> str:
+def _json_lines(result: AuditResult) -> str:
     """The JSON object with one event per line: readable, diff-friendly, and written by the C
-    encoder (json's pretty printer is pure Python and dominates a long history's output)."""
-    events = payload.pop("events")
+    encoder (json's pretty printer is pure Python and dominates a long history's output).
+    Events are encoded one at a time, never all held as dictionaries at once."""
+    payload = audit_json(result, with_events=False)
     head = json.dumps(payload, ensure_ascii=False)[:-1]
-    body = ",\n".join("  " + json.dumps(event, ensure_ascii=False) for event in events)
-    return json_text(f'{head}, "events": [\n{body}\n]}}\n' if events else f'{head}, "events": []}}\n')
+    if not result.events:
+        return json_text(f'{head}, "events": []}}\n')
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    lines = [json_text(f'{head}, "events": [\n')]
+    last = len(result.events) - 1
+    for number, event in enumerate(result.events):
+        lines.append(f"  {json_text(encode(event.to_json()))}{',' if number < last else ''}\n")
+    lines.append("]}\n")
+    return "".join(lines)
 
 
-def audit_json(result: AuditResult) -> dict[str, Any]:
+def audit_json(result: AuditResult, with_events: bool = True) -> dict[str, Any]:
     return {
         "format_version": 1,
         "tool": {"name": "agentpolicy", "version": __version__},
-        "events": [event.to_json() for event in result.events],
+        **({"events": [event.to_json() for event in result.events]} if with_events else {}),
         "notes": [{"commit": note.commit or None, "message": note.message} for note in result.notes],
         "summary": {
             "events": len(result.events),
