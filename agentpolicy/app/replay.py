@@ -23,7 +23,7 @@ from agentpolicy.files.snapshot import Snapshot
 from agentpolicy.git.history import CommitStep, FileDelta, History
 from agentpolicy.model.changes import AgentChange, AgentState, compare, primary_kind
 from agentpolicy.results.audit import AuditEvent, AuditNote, ReviewerRecord
-from agentpolicy.review.entries import ReviewEntry, entry_folder, load_review
+from agentpolicy.review.entries import ReviewEntry, entry_folder, load_review, signed_time
 from agentpolicy.review.judge import (
     BREAK_GLASS,
     Floor,
@@ -34,7 +34,6 @@ from agentpolicy.review.judge import (
     approval_floor,
     break_glass_allowed,
     judge,
-    signed_time,
 )
 from agentpolicy.review.signing import TipTrust, TrustRoot, with_signers
 from agentpolicy.review.trustroot import (

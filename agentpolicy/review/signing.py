@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 from agentpolicy.errors import SigningError
 from agentpolicy.files.snapshot import Snapshot
-from agentpolicy.review.entries import ReviewEntry
-from agentpolicy.review.judge import Verdict, signed_time
+from agentpolicy.review.entries import ReviewEntry, signed_time
+from agentpolicy.review.judge import Verdict
 from agentpolicy.review.sshsig import (
     ParsedSignature,
     SignatureFormatError,
