@@ -35,7 +35,7 @@ from agentpolicy.review.judge import (
     break_glass_allowed,
     judge,
 )
-from agentpolicy.review.signing import TipTrust, TrustRoot, with_signers
+from agentpolicy.review.trust import TipTrust, TrustRoot, with_signers
 from agentpolicy.review.trustroot import (
     TRUST_ROOT,
     bootstrapping,
