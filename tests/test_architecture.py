@@ -13,14 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "agentpolicy"
 GENERATED = {"model/builtin_validators.py"}
 MAX_LINES = 350
-# Modules still over the limit, with their size when the limit came in: they may only shrink
-# (each is to be split along a seam named in docs/architecture.md, "Known debts").
-KNOWN_LARGE = {
-    "app/replay.py": 698,
-    "review/judge.py": 509,
-    "review/signing.py": 408,
-    "rules/config.py": 428,
-}
+# Modules allowed over the limit, with their size when the limit came in: they may only shrink.
+# Empty since issue 16 split the last four: split a module that outgrows the limit, do not list it.
+KNOWN_LARGE: dict[str, int] = {}
 
 
 def modules() -> list[Path]:

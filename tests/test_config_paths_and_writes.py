@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from agentpolicy.model.document import ERROR, Finding
-from agentpolicy.rules.config import Config, Waiver
+from agentpolicy.rules.config import Config
+from agentpolicy.rules.config_values import Waiver
 from agentpolicy.rules.engine import apply_overrides
 from tests.helpers import BILLING, EXPANDED_BILLING, GitRepo, Key, approve, guarded_repo
 

@@ -155,7 +155,7 @@ def compare_snapshots(
 ) -> CheckResult:
     from agentpolicy.app.gate import Gate
     from agentpolicy.review.entry_set import ReviewSet
-    from agentpolicy.review.signing import make_verifier
+    from agentpolicy.review.trust import make_verifier
 
     notes: list[str] = []
     config = _trust_root_config(before, after, notes)

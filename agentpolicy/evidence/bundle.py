@@ -196,7 +196,9 @@ def _entry_files(
 
 def _lines_for(allowed: bytes, signature: str, email: str) -> list[str]:
     """The allowed-signers lines that list the signing key for the reviewer's address."""
-    from agentpolicy.review.sshsig import SignatureFormatError, parse_allowed_signers, parse_signature
+    from agentpolicy.review.allowed_signers import parse_allowed_signers
+    from agentpolicy.review.sshsig import parse_signature
+    from agentpolicy.review.sshwire import SignatureFormatError
 
     try:
         blob = parse_signature(signature).key_blob

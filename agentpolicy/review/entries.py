@@ -7,6 +7,7 @@ per reviewer and second keeps concurrent approvals from colliding in merges.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ SIGNED_FIELDS = (
     "note",
 )
 RULE_INVALID = "AP204"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,18 @@ class ReviewEntry:
 
     def payload(self) -> bytes:
         return signed_payload(self.data)
+
+
+def signed_time(entry: ReviewEntry) -> dt.datetime | None:
+    """The entry's signed timestamp, or None when it is not exactly YYYY-MM-DDTHH:MM:SSZ."""
+    text = entry.timestamp
+    try:
+        parsed = dt.datetime.strptime(text, TIME_FORMAT)
+    except ValueError:
+        return None
+    if parsed.strftime(TIME_FORMAT) != text:
+        return None
+    return parsed.replace(tzinfo=dt.UTC)
 
 
 def signed_payload(data: dict[str, Any]) -> bytes:

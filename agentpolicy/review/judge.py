@@ -18,30 +18,38 @@ Rules, in one place:
 - separation of duties compares every principal the signing key is allowed for
   (and the entry's reviewer) with the change's authors and committers;
 - a boundary or stage change without a version bump cannot be approved.
+
+How each refusal is worded lives in `judge_findings`; every decision stays here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from agentpolicy.model.changes import BOUNDARY, EXPANDED, NARROWED, RETIRED, STAGE, VERSION, AgentChange
-from agentpolicy.model.document import ERROR, WARNING, Finding
-from agentpolicy.review.entries import ReviewEntry
+from agentpolicy.model.changes import AgentChange
+from agentpolicy.model.document import Finding
+from agentpolicy.review.entries import ReviewEntry, signed_time
+from agentpolicy.review.judge_findings import (
+    RULE_NEEDS_REVIEW,
+    break_glass_refused,
+    break_glass_used,
+    describe_kinds,
+    needs_review,
+    other_content,
+    rejected,
+    replayed,
+    self_approval,
+    signature_problem,
+    superseded,
+    version_bump_problem,
+    wrong_decision,
+)
 from agentpolicy.rules.config import Config
 
-RULE_NEEDS_REVIEW = "AP201"
-RULE_BUMP_VERSION = "AP202"
-RULE_REJECTED = "AP203"
-RULE_SELF_APPROVAL = "AP205"
-RULE_MISMATCH = "AP206"
-RULE_REPLAYED = "AP208"
-RULE_BREAK_GLASS = "AP211"
 BREAK_GLASS = "break-glass"
-
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -93,18 +101,6 @@ class Judgement:
     @property
     def reviewers(self) -> list[str]:
         return sorted(entry.reviewer for entry in self.counted)
-
-
-def signed_time(entry: ReviewEntry) -> dt.datetime | None:
-    """The entry's signed timestamp, or None when it is not exactly YYYY-MM-DDTHH:MM:SSZ."""
-    text = entry.timestamp
-    try:
-        parsed = dt.datetime.strptime(text, _TIME_FORMAT)
-    except ValueError:
-        return None
-    if parsed.strftime(_TIME_FORMAT) != text:
-        return None
-    return parsed.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -175,32 +171,22 @@ def judge(
     people = {email.lower() for email in authors}
     counted: dict[bytes | str, ReviewEntry] = {}
     latest: dict[bytes | str, tuple[dt.datetime, bool, ReviewEntry]] = {}  # key -> its last decision
-    other_content: list[ReviewEntry] = []
+    elsewhere: list[ReviewEntry] = []  # entries for other content of the subject
     consumed: list[ReviewEntry] = []
     contested = any(e.digest == subject.digest and e.decision == "reject" for e in entries)
     emergency: list[ReviewEntry] = []
     for entry in entries:
         if entry.digest != subject.digest:
-            other_content.append(entry)
+            elsewhere.append(entry)
             if entry.path in added:
-                result.findings.append(
-                    _entry_finding(entry, RULE_MISMATCH, _mismatch(subject, entry), subject)
-                )
+                result.findings.append(other_content(entry, subject))
             continue
         glass = entry.decision == BREAK_GLASS and break_glass
         if entry.decision != "reject" and entry.decision not in subject.decisions and not glass:
             if entry.path in added and entry.decision == BREAK_GLASS:
-                result.findings.append(_glass_refused(entry, subject))
+                result.findings.append(break_glass_refused(entry, subject))
             elif entry.path in added:
-                result.findings.append(
-                    _entry_finding(
-                        entry,
-                        RULE_MISMATCH,
-                        f"entry decides {entry.decision!r}, but this change needs "
-                        f"{' or '.join(sorted(subject.decisions))}",
-                        subject,
-                    )
-                )
+                result.findings.append(wrong_decision(entry, subject))
             if contested:  # still the key's later word on this content: it lifts its rejection
                 _remember(latest, entry, verify(entry))
             continue
@@ -212,81 +198,37 @@ def judge(
             continue
         verdict = verify(entry)
         if verdict.message and (entry.path in added or not verdict.ok):
-            severity = WARNING if verdict.ok else ERROR
-            result.findings.append(
-                Finding(
-                    entry.path, 1, 1, verdict.rule, severity, verdict.message, verdict.hint, agent=entry.agent
-                )
-            )
+            result.findings.append(signature_problem(entry, verdict))
         if not verdict.ok:
             continue
         _remember(latest, entry, verdict)
         if entry.decision == "reject":
             continue
         if not floor.admits(entry):  # a copied or back-dated entry: its signature is fine, its time is not
-            result.findings.append(_replayed(entry, subject, floor))
+            result.findings.append(replayed(entry, subject, floor))
             continue
         if glass:  # an emergency: the author may be the only one awake
             emergency.append(entry)
             continue
         if not allow_self_approval and _is_author(entry, verdict, people):
-            result.findings.append(
-                _entry_finding(
-                    entry,
-                    RULE_SELF_APPROVAL,
-                    f"{entry.reviewer} authored this change to {subject.name} and cannot approve it "
-                    "(separation of duties: the signing key is allowed for an author or committer)",
-                    subject,
-                )
-            )
+            result.findings.append(self_approval(entry, subject))
             continue
         counted.setdefault(_key_of(entry, verdict), entry)
     rejections = [entry for _time, rejects, entry in latest.values() if rejects]
-    for entry in rejections:
-        path, line, column = subject.where
-        result.findings.append(
-            Finding(
-                path,
-                line,
-                column,
-                RULE_REJECTED,
-                ERROR,
-                f"{subject.name} {subject.version}: rejected by {entry.reviewer} ({entry.path})",
-                "address the reviewer's note, change it and ask for a new review",
-                agent=subject.name,
-            )
-        )
+    result.findings.extend(rejected(entry, subject) for entry in rejections)
     result.counted = list(counted.values())
     if len(counted) < subject.required and emergency and not rejections and not subject.blockers:
         result.counted.append(emergency[0])
         result.via = BREAK_GLASS
-        result.findings.append(_glass_used(emergency[0], subject))
+        result.findings.append(break_glass_used(emergency[0], subject))
     elif len(counted) < subject.required:
-        result.findings.append(_needs_review(subject, result.counted, other_content, consumed))
+        result.findings.append(needs_review(subject, result.counted, elsewhere, consumed))
     result.approved = (
         not rejections and not subject.blockers and (len(counted) >= subject.required or bool(emergency))
     )
     if result.approved:
-        result.findings = [_superseded(finding, subject) for finding in result.findings]
+        result.findings = [superseded(finding, subject) for finding in result.findings]
     return result
-
-
-def _superseded(finding: Finding, subject: Subject) -> Finding:
-    """An entry for other content, in a change whose current content is approved, is only a record.
-
-    Review iterations in a pull request leave entries behind (1.4.1 reviewed, then 1.4.2
-    pushed and reviewed again): they do not count, and nobody should have to delete a
-    signed entry to land the change, so they are warned about, not refused.
-    """
-    if finding.rule != RULE_MISMATCH or finding.severity != ERROR:
-        return finding
-    return replace(
-        finding,
-        severity=WARNING,
-        message=f"{finding.message}; it does not count, and {subject.name} {subject.version} is approved "
-        "by other entries, so it stays only as a record",
-        hint="nothing to do: keep it as the record of an earlier review round, or delete it before merging",
-    )
 
 
 def _key_of(entry: ReviewEntry, verdict: Verdict) -> bytes | str:
@@ -384,126 +326,3 @@ def agent_subject(change: AgentChange, config: Config, *, locate: bool = True) -
         approve_command=f"agentpolicy approve {change.name}",
         blockers=[blocker] if blocker else [],
     )
-
-
-def version_bump_problem(change: AgentChange, *, locate: bool = True) -> Finding | None:
-    """A boundary, stage or retirement change must come with a new version."""
-    if change.before is None or change.after is None or VERSION in change.kinds:
-        return None
-    what = [kind for kind in change.kinds if kind in (EXPANDED, NARROWED, BOUNDARY, STAGE, RETIRED)]
-    if not what:
-        return None
-    version = change.after.version or "?"
-    return Finding(
-        change.after.path,
-        *(change.after.document.position(("version",)) if locate else (1, 1)),
-        RULE_BUMP_VERSION,
-        ERROR,
-        f"{change.name}: {describe_kinds(what)} without a version bump (still {version})",
-        "bump `version` (e.g. the minor for a boundary change), then ask for a review of it",
-        agent=change.name,
-    )
-
-
-def _entry_finding(entry: ReviewEntry, rule: str, message: str, subject: Subject) -> Finding:
-    hint = f"ask for a review of the current content: {subject.approve_command}"
-    if rule == RULE_SELF_APPROVAL:
-        hint = (
-            f"ask someone who did not author the change to run: {subject.approve_command}; working alone, "
-            "set `allow_self_approval: true` in .agentpolicy.yaml (what `agentpolicy init --solo` writes), "
-            "a trust-root change approved like any other"
-        )
-    return Finding(entry.path, 1, 1, rule, ERROR, message, hint, agent=subject.name)
-
-
-def _glass_used(entry: ReviewEntry, subject: Subject) -> Finding:
-    path, line, column = subject.where
-    return Finding(
-        path,
-        line,
-        column,
-        RULE_BREAK_GLASS,
-        WARNING,
-        f"BREAK-GLASS: {subject.headline} passes on an emergency entry by {entry.reviewer} "
-        f"({entry.path}), reason: {entry.data.get('note', '')!r}",
-        f"regular approvals of this same content must follow: {subject.approve_command} "
-        "(`agentpolicy audit --strict` fails once break_glass.follow_up_days have passed without them)",
-        agent=subject.name,
-    )
-
-
-def _glass_refused(entry: ReviewEntry, subject: Subject) -> Finding:
-    return _entry_finding(
-        entry,
-        RULE_BREAK_GLASS,
-        f"break-glass entry by {entry.reviewer} does not count: the configuration that judges this change "
-        "does not allow break-glass",
-        subject,
-    )
-
-
-def _replayed(entry: ReviewEntry, subject: Subject, floor: Floor) -> Finding:
-    if floor.time is None or signed_time(entry) is None:
-        why = f"its timestamp {entry.timestamp!r} is not a UTC time of the form YYYY-MM-DDTHH:MM:SSZ"
-    else:
-        why = (
-            f"it was signed at {entry.timestamp}, not after the latest review already recorded for "
-            f"{subject.name} ({floor.time:%Y-%m-%dT%H:%M:%SZ}): an approval is consumed by the change it "
-            "approved, so earlier content (a revert, a re-created agent) needs a new one"
-        )
-    return Finding(
-        entry.path,
-        1,
-        1,
-        RULE_REPLAYED,
-        ERROR,
-        f"review entry does not count for {subject.name} {subject.version}: {why}",
-        f"ask for a new review of this content: {subject.approve_command}",
-        agent=subject.name,
-    )
-
-
-def _needs_review(
-    subject: Subject, counted: list[ReviewEntry], other: list[ReviewEntry], consumed: list[ReviewEntry]
-) -> Finding:
-    names = sorted(entry.reviewer_email.lower() for entry in counted)
-    found = "found none" if not counted else f"found {len(counted)} ({', '.join(names)})"
-    plural = "entry" if subject.required == 1 else "entries"
-    message = (
-        f"{subject.headline}; needs {subject.required} approving review {plural} for this content; {found}"
-    )
-    if other:
-        latest = other[-1]
-        message += f"; {latest.path} is for version {latest.version} with other content, so it does not count"
-    if consumed:
-        message += (
-            f"; {consumed[-1].path} approved this same content earlier and was consumed by that change "
-            "(returning to earlier content, or re-creating a retired agent, needs a new approval)"
-        )
-    path, line, column = subject.where
-    return Finding(
-        path,
-        line,
-        column,
-        subject.rule,
-        ERROR,
-        message,
-        f"Ask a reviewer to run: {subject.approve_command}  (it records a signed entry for exactly "
-        "this content; commit that entry with the change)",
-        agent=subject.name,
-    )
-
-
-def _mismatch(subject: Subject, entry: ReviewEntry) -> str:
-    if entry.version != subject.version:
-        why = f"it is for version {entry.version}, but {subject.name} is now {subject.version}"
-    else:
-        why = (
-            f"it approves other content of version {subject.version} (digest {entry.digest[:19]}...); "
-            "the agent was edited after the review"
-        )
-    return f"review entry does not match {subject.name}: {why}"
-
-
-def describe_kinds(kinds: Iterable[str]) -> str:
-    return ", ".join(kind.replace("-", " ") for kind in kinds)

@@ -4,8 +4,7 @@
 the cryptographic verdict is ``sshverify``'s (or ssh-keygen's). The SSH readers are split
 by what they read: ``sshwire`` (the encoding), ``sshkeys`` (keys and certificates),
 ``allowed_signers`` (the file, read to explain) and ``allowed_lines`` (the file, read
-exactly as ssh-keygen does). The names re-exported below keep ``review.signing``'s
-imports working; new code imports them from their own modules.
+exactly as ssh-keygen does).
 """
 
 from __future__ import annotations
@@ -15,24 +14,8 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
-from agentpolicy.review.allowed_signers import parse_allowed_signers, revoked_key_blobs
-from agentpolicy.review.sshkeys import CERT_SUFFIX, certificate_principals, key_identity
+from agentpolicy.review.sshkeys import CERT_SUFFIX
 from agentpolicy.review.sshwire import SignatureFormatError, read_string
-
-# Re-exported for review.signing (its imports predate the split): SignatureFormatError,
-# certificate_principals, key_identity, parse_allowed_signers, revoked_key_blobs.
-__all__ = [
-    "BEGIN",
-    "END",
-    "ParsedSignature",
-    "SignatureFormatError",
-    "certificate_principals",
-    "fingerprint",
-    "key_identity",
-    "parse_allowed_signers",
-    "parse_signature",
-    "revoked_key_blobs",
-]
 
 BEGIN = "-----BEGIN SSH SIGNATURE-----"
 END = "-----END SSH SIGNATURE-----"

@@ -64,7 +64,7 @@ def trust_version(digest: str) -> str:
 
 def bootstrapping(before: Snapshot, config: Config, tip: Snapshot | None, tip_config: Config | None) -> bool:
     """No signers yet anywhere that judges: on the before side nor at the target's tip."""
-    from agentpolicy.review.signing import with_signers
+    from agentpolicy.review.trust import with_signers
 
     if before.exists and with_signers(before.read(config.allowed_signers)) is not None:
         return False

@@ -14,7 +14,8 @@ from agentpolicy.model.document import ERROR, Document, Finding, LoadResult
 from agentpolicy.model.yamlload import MAX_BYTES, load_yaml
 from agentpolicy.rules.agent_rules import check_actions, check_owner
 from agentpolicy.rules.catalog import PYTHON_RULES
-from agentpolicy.rules.config import Config, is_locked_rule, override_weakens
+from agentpolicy.rules.config import Config
+from agentpolicy.rules.config_checks import is_locked_rule, override_weakens
 from agentpolicy.rules.declarative import builtin_declarative_rules
 from agentpolicy.rules.schema_rule import check_schema
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from agentpolicy.errors import ConfigError
 from agentpolicy.files.snapshot import Snapshot
-from agentpolicy.rules.config import is_locked_rule
+from agentpolicy.rules.config_checks import is_locked_rule
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
