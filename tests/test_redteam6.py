@@ -4,6 +4,7 @@ The attacker has commit access (entries, configurations, committer dates) or can
 the bundle and the runtime logs; the auditor trusts the bundle without trusting the tool.
 """
 
+# ruff: noqa: F811  (the fixtures `bundle` and `history` are imported from the suites that build them)
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +26,9 @@ from tests.test_reattestation import _approved_long_ago, _commit_at, _status
 
 def _forged_statement(bundle: Path) -> Path:
     """A review statement claiming an approval of the unapproved 1.5.1, dropped into the bundle."""
-    source = next(p for p in sorted((bundle / "statements").iterdir()) if p.name.endswith("-review.intoto.json"))
+    source = next(
+        p for p in sorted((bundle / "statements").iterdir()) if p.name.endswith("-review.intoto.json")
+    )
     statement = json.loads(source.read_text())
     statement["predicate"]["version"] = "1.5.1"
     forged = bundle / "statements" / "99999-review.intoto.json"
@@ -42,9 +45,12 @@ def test_attack_an_extra_statement_outside_the_manifest_fails_verify(bundle: Pat
 
 
 @pytest.mark.parametrize(
-    "extra", ["statements/.hidden.json", ".profile", "statements/sub/x.json", "statements/a b.json", "notes.txt"]
+    "extra",
+    ["statements/.hidden.json", ".profile", "statements/sub/x.json", "statements/a b.json", "notes.txt"],
 )
-def test_attack_hidden_nested_or_odd_extra_files_fail_verify(bundle: Path, tmp_path: Path, extra: str) -> None:
+def test_attack_hidden_nested_or_odd_extra_files_fail_verify(
+    bundle: Path, tmp_path: Path, extra: str
+) -> None:
     path = coreutils_only_path(tmp_path / "bin")
     (bundle / extra).parent.mkdir(parents=True, exist_ok=True)
     (bundle / extra).write_text("{}\n")
@@ -66,10 +72,12 @@ def test_attack_a_manifest_rewritten_to_omit_a_statement_fails_verify(bundle: Pa
     assert done.returncode == 1 and f"FAIL  file {name} is not listed in manifest.json" in done.stdout
 
 
-def test_attack_a_newline_in_an_extra_name_cannot_pose_as_two_listed_files(bundle: Path, tmp_path: Path) -> None:
+def test_attack_a_newline_in_an_extra_name_cannot_pose_as_two_listed_files(
+    bundle: Path, tmp_path: Path
+) -> None:
     path = coreutils_only_path(tmp_path / "bin")
     names = sorted(p.name for p in (bundle / "statements").iterdir())
-    (bundle / "statements" / f"{names[0]}\nstatements/{names[1]}").write_text("{}\n")
+    (bundle / "statements" / f"{names[0]}\ncontrols.md").write_text("{}\n")  # two listed lines
     done = verify(bundle, path)
     assert done.returncode == 1, done.stdout
     assert "not listed in manifest.json" in done.stdout
@@ -95,7 +103,17 @@ def test_attack_swapped_signers_with_a_consistent_manifest_is_caught_only_by_the
         sig = payload.with_suffix(".sig")
         sig.unlink()
         subprocess.run(
-            ["ssh-keygen", "-Y", "sign", "-q", "-f", str(mallory.private), "-n", "agentpolicy-review", str(payload)],
+            [
+                "ssh-keygen",
+                "-Y",
+                "sign",
+                "-q",
+                "-f",
+                str(mallory.private),
+                "-n",
+                "agentpolicy-review",
+                str(payload),
+            ],
             check=True,
             capture_output=True,
         )
@@ -174,7 +192,9 @@ def test_attack_a_copied_entry_does_not_restart_the_clock(repo: GitRepo, keys: d
     assert repo.ap("status", "--strict", "--format", "json").code == 1
 
 
-def test_attack_a_future_committer_date_does_not_push_the_review_out(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_attack_a_future_committer_date_does_not_push_the_review_out(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     """The re-approval is real, but committed with a date years ahead: it counts from its signed time."""
     _approved_long_ago(repo, keys)
     assert approve(repo, keys["rev2"]).code == 0
@@ -209,10 +229,19 @@ def test_attack_an_otlp_attribute_given_twice_is_malformed(history: GitRepo) -> 
 
 
 @pytest.mark.parametrize(
-    "agent", ["Billing-Cycle", "billing-cycle ", "\u0062illing\u2010cycle", "billing-cycl\u0065\u0301", "ｂilling-cycle"]
+    "agent",
+    [
+        "Billing-Cycle",
+        "billing-cycle ",
+        "\u0062illing\u2010cycle",
+        "billing-cycl\u0065\u0301",
+        "\uff42illing-cycle",
+    ],
 )
 def test_attack_an_agent_name_that_only_looks_the_same_is_unknown(history: GitRepo, agent: str) -> None:
-    history.write("alias.jsonl", json.dumps(event("2030-02-15T00:00:00Z", "refund-payment", agent=agent)) + "\n")
+    history.write(
+        "alias.jsonl", json.dumps(event("2030-02-15T00:00:00Z", "refund-payment", agent=agent)) + "\n"
+    )
     code, found, _ = findings_by_line(history, "alias.jsonl")
     assert code == 1 and found == {1: ["AP506"]}
 
@@ -234,7 +263,9 @@ def test_attack_odd_times_are_judged_at_their_instant(history: GitRepo, time: st
     assert found.get(1, []) == rules
 
 
-def test_attack_break_glass_is_checked_by_check_before_commit_too(repo: GitRepo, keys: dict[str, Key]) -> None:
+def test_attack_break_glass_is_checked_by_check_before_commit_too(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
     """The same-commit enabling, at the pre-commit hook: refused with AP211 as an error."""
     guarded_repo(repo, keys)
     repo.write(".agentpolicy.yaml", ALLOW)
