@@ -109,13 +109,33 @@ def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | Malformed]]:
         yield number, line
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice: readers disagree on which value holds."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+def twice(key: str) -> str:
+    """Why a record naming ``key`` twice is refused (json.loads keeps the last, other readers the first)."""
+    return f"`{key[:64]}` is given twice: the record is ambiguous"
+
+
 def parse_json(raw: bytes, line: int) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         return Malformed(line, f"not UTF-8 (byte {exc.start + 1})")
     except RecursionError:
         return Malformed(line, "JSON nested too deeply")
+    except DuplicateKey as exc:
+        return Malformed(line, twice(str(exc.args[0])))
     except ValueError as exc:
         return Malformed(line, f"not JSON ({str(exc).partition(':')[0]})")
 

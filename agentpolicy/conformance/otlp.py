@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from agentpolicy.conformance.logs import Malformed, Record, RuntimeEvent, name_field
+from agentpolicy.conformance.logs import Malformed, Record, RuntimeEvent, name_field, twice
 
 AGENT_NAME = "gen_ai.agent.name"
 AGENT_VERSION = "gen_ai.agent.version"
@@ -23,6 +23,13 @@ OPERATION = "gen_ai.operation.name"
 CONFIRMED_BY = "agentpolicy.confirmed_by"
 MAX_ANCESTORS = 64
 _MAX_NANOS = 253402300799 * 10**9  # 9999-12-31T23:59:59Z
+
+
+class _Twice:
+    """The value of an attribute whose key a list gives twice: neither value is believed."""
+
+
+TWICE = _Twice()
 
 
 def otlp_events(record: dict[str, Any], line: int) -> Iterator[Record]:
@@ -71,7 +78,8 @@ def _spans(batch: dict[str, Any]) -> Iterator[dict[str, Any] | Malformed]:
 
 
 def _attributes(items: object) -> dict[str, object]:
-    """OTLP key/value attributes as a dict; only string values are kept (names are strings)."""
+    """OTLP key/value attributes as a dict; only string values are kept (names are strings).
+    A key given twice maps to TWICE: readers disagree on which value holds."""
     found: dict[str, object] = {}
     if not isinstance(items, list):
         return found
@@ -79,7 +87,8 @@ def _attributes(items: object) -> dict[str, object]:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             continue
         value = item.get("value")
-        found[item["key"]] = value.get("stringValue") if isinstance(value, dict) else None
+        key = item["key"]
+        found[key] = TWICE if key in found else value.get("stringValue") if isinstance(value, dict) else None
     return found
 
 
@@ -110,11 +119,20 @@ def _event(
     when = _time(span.get("startTimeUnixNano"))
     if isinstance(when, str):
         return Malformed(line, f"{where}: {when}")
+    raw = {
+        AGENT_NAME: _inherited(AGENT_NAME, span, spans_by_id, resource),
+        TOOL_NAME: attrs.get(TOOL_NAME),
+        AGENT_VERSION: _inherited(AGENT_VERSION, span, spans_by_id, resource),
+        CONFIRMED_BY: attrs.get(CONFIRMED_BY),
+    }
+    for key, value in raw.items():
+        if value is TWICE:
+            return Malformed(line, f"{where}: {twice(key)}")
     values = {
-        "agent": name_field(_inherited(AGENT_NAME, span, spans_by_id, resource), AGENT_NAME, True),
-        "action": name_field(attrs.get(TOOL_NAME), TOOL_NAME, True),
-        "version": name_field(_inherited(AGENT_VERSION, span, spans_by_id, resource), AGENT_VERSION, False),
-        "confirmed_by": name_field(attrs.get(CONFIRMED_BY), CONFIRMED_BY, False),
+        "agent": name_field(raw[AGENT_NAME], AGENT_NAME, True),
+        "action": name_field(raw[TOOL_NAME], TOOL_NAME, True),
+        "version": name_field(raw[AGENT_VERSION], AGENT_VERSION, False),
+        "confirmed_by": name_field(raw[CONFIRMED_BY], CONFIRMED_BY, False),
     }
     for value in values.values():
         if isinstance(value, Malformed):

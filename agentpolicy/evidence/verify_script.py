@@ -16,7 +16,7 @@ HEAD = r"""#!/bin/sh
 # verify.sh: re-verify this agentpolicy evidence bundle without agentpolicy.
 # Needs only a POSIX shell, coreutils (sha256sum, or shasum -a 256) and ssh-keygen.
 # Run it from anywhere:  sh verify.sh
-# It checks every file against manifest.json (sha256), then every review entry's SSH
+# It checks every file against manifest.json (sha256), that no file is unlisted, then every review entry's SSH
 # signature against the allowed signers bundled with it (namespace agentpolicy-review,
 # at the time the audit judged it). One line per item; exit status 0 only when all hold.
 set -u
@@ -40,7 +40,9 @@ if ! command -v ssh-keygen >/dev/null 2>&1; then
 fi
 list=$(mktemp) || exit 1
 results=$(mktemp) || exit 1
-trap 'rm -f -- "$list" "$results"' EXIT
+listed=$(mktemp) || exit 1
+present=$(mktemp) || exit 1
+trap 'rm -f -- "$list" "$results" "$listed" "$present"' EXIT
 
 # A name from the manifest is used only if it is a plain relative path inside the bundle.
 plain_name() {
@@ -73,18 +75,49 @@ while IFS= read -r line || [ -n "$line" ]; do
     fi
     files_seen=$((files_seen + 1))
     printf '%s  %s\n' "$want" "$name" >> "$list"
+    printf '%s\n' "$name" >> "$listed"
 done < manifest.json
 if [ "$files_seen" -eq 0 ]; then
     echo "FAIL  manifest.json lists no files"
     failed=1
 fi
-check_sums "$list" > "$results" 2> /dev/null
+check_sums "$list" > "$results" 2> /dev/null || failed=1
 while IFS= read -r line; do
     case "$line" in
         *': OK') echo "ok    file ${line%': OK'}" ;;
         *': FAILED open or read') echo "FAIL  file ${line%': FAILED open or read'} is missing"; failed=1 ;;
         *': FAILED') echo "FAIL  file ${line%': FAILED'} was altered"; failed=1 ;;
     esac
+done < "$results"
+
+# 2. nothing in the bundle that the manifest does not list (an added statement would otherwise
+# be read as evidence): every name two levels deep, hidden ones too; a deeper folder is extra
+note_present() {
+    if plain_name "$1"; then
+        printf '%s\n' "$1" >> "$present"
+    else
+        echo "FAIL  file with an unexpected name is not listed in manifest.json"
+        failed=1
+    fi
+}
+for top in * .[!.]* ..?*; do
+    [ -e "$top" ] || [ -L "$top" ] || continue
+    [ "$top" = manifest.json ] && continue
+    if [ -d "$top" ] && [ ! -L "$top" ]; then
+        for inner in "$top"/* "$top"/.[!.]* "$top"/..?*; do
+            [ -e "$inner" ] || [ -L "$inner" ] || continue
+            note_present "$inner"
+        done
+    else
+        note_present "$top"
+    fi
+done
+sort -u -o "$listed" "$listed"
+sort -u -o "$present" "$present"
+comm -13 "$listed" "$present" > "$results"
+while IFS= read -r name; do
+    echo "FAIL  file $name is not listed in manifest.json"
+    failed=1
 done < "$results"
 
 # check_signature ENTRY SIGNERS REVOKED TIME: ENTRY.payload holds exactly the signed bytes,
@@ -121,6 +154,13 @@ unsigned() {
 """
 
 TAIL = r"""
+# the manifest's own digest: compare it with the one you recorded when you received the bundle
+if command -v sha256sum >/dev/null 2>&1; then
+    pinned=$(sha256sum manifest.json | cut -d ' ' -f 1)
+else
+    pinned=$(shasum -a 256 manifest.json | cut -d ' ' -f 1)
+fi
+echo "manifest.json sha256 $pinned (compare it with the digest you were given)"
 if [ "$failed" -eq 0 ]; then
     echo "verified: every file matches manifest.json and every signature holds"
 else
