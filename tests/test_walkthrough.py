@@ -162,7 +162,11 @@ def _shims(tmp_path: Path, *, python: str | None, chromium: str = "chromium") ->
     (shims / chromium).chmod(0o755)
     if python is not None:
         fails = {"ok": "", "no-venv": "*ensurepip*", "old": "*version_info*"}[python]
-        script = f'#!/bin/sh\ncase "$*" in\n  {fails}) exit 1 ;;\nesac\nexit 0\n' if fails else "#!/bin/sh\nexit 0\n"
+        script = (
+            f'#!/bin/sh\ncase "$*" in\n  {fails}) exit 1 ;;\nesac\nexit 0\n'
+            if fails
+            else "#!/bin/sh\nexit 0\n"
+        )
         (shims / "python3").write_text(script)
         (shims / "python3").chmod(0o755)
     return {"PATH": str(shims)}
@@ -183,7 +187,11 @@ def test_ci_run_installs_what_a_fresh_debian_lacks(
     env = _shims(tmp_path, python=python, chromium=chromium)
     bash = subprocess.run(["sh", "-c", "command -v bash"], capture_output=True, text=True).stdout.strip()
     done = subprocess.run(
-        [bash, "-c", ". .ci/packages.sh && needed_packages"], cwd=ROOT, env=env, capture_output=True, text=True
+        [bash, "-c", ". .ci/packages.sh && needed_packages"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == expected.split(), done.stdout
