@@ -49,6 +49,9 @@ def find_first_signer(repo: Any, signers_path: str) -> FirstSigner:
             "git config --global user.email you@example.com",
         ]
     if not os.path.exists(os.path.expanduser(DEFAULT_KEY + ".pub")):
+        # ssh-keygen -f does not create the folder, and a new machine has no ~/.ssh yet
+        if not os.path.isdir(os.path.expanduser(os.path.dirname(DEFAULT_KEY))):
+            steps.append(f"mkdir -m 700 {os.path.dirname(DEFAULT_KEY)}")
         steps.append(f"ssh-keygen -t ed25519 -f {DEFAULT_KEY}")
     steps += [
         "git config --global gpg.format ssh",

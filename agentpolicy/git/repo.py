@@ -43,7 +43,8 @@ class Repo:
                 if found is None:
                     raise GitError(
                         f"not inside a git repository: {os.path.abspath(start)}",
-                        "run this inside a git work tree, or pass agent files: agentpolicy check PATH...",
+                        "cd into the repository's work tree (or make one with git init); "
+                        "only `agentpolicy check PATH...` reads agent files outside a repository",
                     )
                 self.repo = pygit2.Repository(found)
         except pygit2.GitError as exc:

@@ -154,6 +154,13 @@ def _open_sqlite(path: str) -> Database:
     import sqlite3
 
     path = path or DEFAULT_DATABASE
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        missing = "is not a folder" if os.path.lexists(folder) else "does not exist"
+        raise InventoryDatabaseError(
+            f"cannot create the SQLite database {path}: the folder {folder} {missing}",
+            f"make it first (mkdir -p {folder}), or pass another file with --db",
+        )
     if os.path.isdir(path):
         raise InventoryDatabaseError(f"{path} is a folder, not a database file", "pass a file name with --db")
     try:
@@ -176,6 +183,11 @@ def _open_sqlite(path: str) -> Database:
         connection.execute("PRAGMA journal_mode = WAL")  # readers keep the last state during a run
         connection.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.Error as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise InventoryDatabaseError(
+                f"another process is using {path} (an inventory run, or a tool with it open for writing)",
+                "wait for it to finish, then run this again",
+            ) from exc
         raise InventoryDatabaseError(
             f"cannot open the SQLite database {path}: {exc}",
             "check that the file is an agentpolicy inventory database and that the folder is writable",
