@@ -7,9 +7,10 @@ The replay itself lives in ``replay``; this module turns a request into a walk
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from agentpolicy.app.audit_stream import EventSink, LatestOnly, SpoolSink
 from agentpolicy.app.replay import Replay
 from agentpolicy.errors import AgentPolicyError
 from agentpolicy.files.globs import static_prefix
@@ -33,7 +34,10 @@ class AuditRequest:
     as_of: dt.datetime | None = None  # walk only to the commit that stood then; judge deadlines then
 
 
-def run_audit(request: AuditRequest) -> AuditResult:
+def run_audit(request: AuditRequest, *, events: str = "all") -> AuditResult:
+    """The audit of ``request``. ``events``: ``"all"`` keeps every event in a list,
+    ``"spool"`` writes each to a temporary file once final (flat memory: the reports read
+    them back one at a time), ``"latest"`` keeps only each agent's newest (what status reads)."""
     from agentpolicy.git.repo import Repo
 
     repo = Repo(request.start)
@@ -51,7 +55,14 @@ def run_audit(request: AuditRequest) -> AuditResult:
         head = commit_at(repo, head, request.as_of)
     history = History(repo, [CONFIG_PATH])
     history = History(repo, watched_folders(history, head, hide, not request.all_parents))
-    replay = Replay(history)
+    sink = (
+        SpoolSink(lambda event: _selected(event, request), request.as_of)
+        if events == "spool"
+        else LatestOnly()
+        if events == "latest"
+        else EventSink()
+    )
+    replay = Replay(history, sink)
     if hide:
         replay.baseline(hide, history.files(repo.repo[hide].tree))
     count = 0
@@ -63,16 +74,20 @@ def run_audit(request: AuditRequest) -> AuditResult:
             replay.apply(step)
         if request.progress and count % 500 == 0:
             request.progress(count)
-    replay.index.close()
-    known = {event.agent for event in replay.events} | set(replay.agents)
+    replay.finish()
+    known = sink.agents | set(replay.agents)
     unknown = [name for name in request.agents if name not in known]
     if unknown:
         raise AgentPolicyError(
             f"no agent named {', '.join(map(repr, unknown))} in the history of {request.rev}",
             "check the name: `agentpolicy status` lists the agents, `agentpolicy audit` every event",
         )
-    events = [event for event in replay.events if _selected(event, request)]
-    return AuditResult(events, replay.notes, count, replay.latest, replay.history_cut, request.as_of)
+    kept: Sequence[AuditEvent] = (
+        sink.events_read_back()
+        if isinstance(sink, SpoolSink)
+        else [event for event in sink.events if _selected(event, request)]
+    )
+    return AuditResult(kept, replay.notes, count, replay.latest, replay.history_cut, request.as_of)
 
 
 def watched_folders(history: History, head: str, hide: str | None, first_parent: bool) -> list[str]:

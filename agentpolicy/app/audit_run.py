@@ -24,12 +24,14 @@ class AuditReport:
     board: list[AgentStatus] | None  # the status board, for an HTML report only
 
     def exit_code(self, strict: bool) -> int:
-        return 1 if strict and (self.result.unapproved or self.result.follow_ups_overdue) else 0
+        return 1 if strict and (self.result.count_unapproved() or self.result.any_overdue()) else 0
 
 
 def audit_report(request: AuditRequest, *, strict: bool = False, with_board: bool = False) -> AuditReport:
-    """The audit of ``request``; with ``with_board``, the status board of the audited tip too."""
-    result = run_audit(request)
+    """The audit of ``request``; with ``with_board``, the status board of the audited tip too.
+    Without a board (an HTML report holds what it renders) the events are spooled: memory
+    stays flat in the length of the history."""
+    result = run_audit(request, events="all" if with_board else "spool")
     board = None
     if with_board:
         rev = request.rev

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agentpolicy.app.agent_index import AgentIndex
+from agentpolicy.app.audit_stream import EventSink
 from agentpolicy.app.replay_approvals import Approvals
 from agentpolicy.app.replay_entries import ReviewLedger, is_review_path
 from agentpolicy.app.replay_events import FileProblems, change_event, entry_lost, trust_root_event
@@ -36,8 +37,9 @@ from agentpolicy.rules.config import CONFIG_PATH, Config, load_config
 class Replay:
     """The state of the repository as the walk reaches each commit."""
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History, sink: EventSink | None = None) -> None:
         self.history = history
+        self.sink = sink or EventSink()  # every event, as it is made; told when each is final
         self.config = Config()
         self.exists = False  # no commit applied yet: the first one bootstraps like `check` does
         self.files: dict[str, str] = {}  # watched path -> blob id
@@ -45,9 +47,8 @@ class Replay:
         self.ledger = ReviewLedger(history.blob)
         self.trust = ReplayTrust(history.blob)
         self.problems = FileProblems()
-        self.approvals = Approvals(self.ledger, self.trust)
+        self.approvals = Approvals(self.ledger, self.trust, self.sink.final)
         self.latest = self.approvals.latest  # the last event of each agent (status reads it)
-        self.events: list[AuditEvent] = []
         self.notes: list[AuditNote] = []
         self.history_cut = False  # a shallow clone: what came before is unknown
         self.index = AgentIndex(history.blob, AgentDigestCache.open(history.git.path))
@@ -67,6 +68,21 @@ class Replay:
                 )
             )
             return fallback
+
+    @property
+    def events(self) -> list[AuditEvent]:
+        """Every event so far (with the default sink; a spooling sink keeps its own)."""
+        return self.sink.events
+
+    def _made(self, events: Iterable[AuditEvent]) -> None:
+        """Events final as they are made: nothing later can approve them."""
+        for event in events:
+            self.sink.add(event, final=True)
+
+    def finish(self) -> None:
+        """The walk is over: every event is final."""
+        self.index.close()
+        self.sink.close()
 
     # -- the replay ---------------------------------------------------------
     def baseline(self, commit: str, files: Iterable[tuple[str, str]]) -> None:
@@ -148,7 +164,7 @@ class Replay:
                 else:
                     after_agents.pop(name, None)
         defined = {name: self.index.names.get(name, []) for name in affected}
-        self.events += self.problems.duplicates(step, defined)
+        self._made(self.problems.duplicates(step, defined))
         self._report_unreadable(step)
         touched = {
             name
@@ -194,7 +210,7 @@ class Replay:
             defined = self.index.by_path.get(path)
             return defined.name if defined else None
 
-        self.events += self.problems.unreadable(step, self.index.unreadable, self.files, defines)
+        self._made(self.problems.unreadable(step, self.index.unreadable, self.files, defines))
 
     def _authors(self, step: CommitStep, paths: set[str], changed: set[str]) -> set[str]:
         """Who authored the change: as `check --base C^ --head C` counts them."""
@@ -229,7 +245,7 @@ class Replay:
         floor: Floor,
         authors: set[str],
     ) -> None:
-        self.events.append(event)
+        self.sink.add(event, final=False)
         self.approvals.start(step, event, subject, config, root, floor, authors)
 
     def _trust_event(
@@ -269,7 +285,7 @@ class Replay:
                 how = "edited" if delta.new_path == delta.old_path else "deleted"
                 what, event = entry_lost(step, delta.old_path, entry, how)
                 self.notes.append(AuditNote(step.id, what))
-                self.events.append(event)
+                self._made([event])
         if delta.new_path and delta.new_id:
             added = self.ledger.entry(delta.new_path, delta.new_id)
             if added is not None:
@@ -293,7 +309,7 @@ class Replay:
             and (change := compare(name, before.get(name), after.get(name))) is not None
             and change.governed
         ]
-        self.events += self.approvals.judge_side(step, changes, config, parent_files, files)
+        self._made(self.approvals.judge_side(step, changes, config, parent_files, files))
 
 
 def _identity(state: AgentState | None) -> tuple[str, str] | None:

@@ -49,8 +49,11 @@ class _Open:
 class Approvals:
     """Open and approved events of the walk, each judged again when entries for it arrive."""
 
-    def __init__(self, ledger: ReviewLedger, trust: ReplayTrust) -> None:
+    def __init__(
+        self, ledger: ReviewLedger, trust: ReplayTrust, final: Callable[[AuditEvent], None] = lambda _: None
+    ) -> None:
         self.ledger = ledger
+        self.final = final  # told of an event that can no longer change (its agent's next one came)
         self.trust = trust
         self.open: dict[str, _Open] = {}
         self.closed: dict[str, _Open] = {}  # approved events whose content still stands (re-approvals)
@@ -67,9 +70,12 @@ class Approvals:
         authors: set[str],
     ) -> None:
         """A new event for its agent (or the trust root): it replaces the last one, and is judged now."""
+        superseded = self.latest.get(event.agent)
         self.latest[event.agent] = event
         self.closed.pop(event.agent, None)
         self.open[event.agent] = _Open(event, subject, config, root, floor, authors)
+        if superseded is not None:
+            self.final(superseded)
         self._rejudge(step, event.agent, root)
 
     def edited(self, names: Iterable[str], changed: set[str], people: Iterable[str]) -> None:

@@ -45,7 +45,7 @@ def run_status(
         load_agent(path, snapshot.read(path), is_link=entry.is_link) for path, entry in sorted(files.items())
     ]
     findings = check_loaded(loaded, config)
-    verdicts = (audit or run_audit(AuditRequest(rev=commit, start=start))).latest or {}
+    verdicts = (audit or run_audit(AuditRequest(rev=commit, start=start), events="latest")).latest or {}
     board = []
     for result in loaded:
         document = result.document

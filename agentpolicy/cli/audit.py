@@ -8,6 +8,7 @@ from collections.abc import Callable
 import click
 
 from agentpolicy.cli.output import (
+    echo,
     emit,
     error_documents,
     error_handler,
@@ -89,7 +90,7 @@ def audit(
     with error_handler(), error_documents(None if output else chosen, [], "audit"):
         from agentpolicy.app.audit import AuditRequest
         from agentpolicy.app.audit_run import audit_report
-        from agentpolicy.report.audit_report import render_audit
+        from agentpolicy.report.audit_report import audit_chunks, render_audit
 
         extra = parse_outputs(outputs, FORMATS)
         progress = _progress() if sys.stderr.isatty() else None
@@ -107,7 +108,11 @@ def audit(
         report = audit_report(request, strict=strict, with_board=with_board)
         if progress:
             click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
-        emit(render_audit(report.result, chosen, report.board), output)
+        if output:
+            emit(render_audit(report.result, chosen, report.board), output)
+        else:  # written as it is read back: a long history is never one string in memory
+            for chunk in audit_chunks(report.result, chosen, report.board):
+                echo(chunk, nl=False)
         for name, path in extra:
             write_report(path, render_audit(report.result, name, report.board))
         sys.exit(report.exit_code(strict))

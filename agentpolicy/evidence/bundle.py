@@ -94,7 +94,8 @@ def write_evidence(request: EvidenceRequest) -> dict[str, Any]:
     if request.agents:
         board = [status for status in board if status.name in request.agents]
     bundle = _Bundle()
-    links, counts = _statements(repo, head, result.events, bundle)
+    events = list(result.events)  # a list: evidence holds every event
+    links, counts = _statements(repo, head, events, bundle)
     agent_files = {}
     for status in board:
         blob = _blob_id(repo, head, status.path)
@@ -102,7 +103,7 @@ def write_evidence(request: EvidenceRequest) -> dict[str, Any]:
             agent_files[status.name] = f"agents/{blob}.yaml"
             bundle.files[agent_files[status.name]] = _blob(repo, blob)
     stamp = f"{as_of:%Y-%m-%dT%H:%M:%SZ} (the head commit's date)"
-    bundle.files["controls.md"] = render_controls(board, result.events, links, agent_files, stamp).encode()
+    bundle.files["controls.md"] = render_controls(board, events, links, agent_files, stamp).encode()
     bundle.files["report.html"] = render_audit(result, "html", board).encode("utf-8", "backslashreplace")
     bundle.files["report.csv"] = render_audit(result, "csv").encode("utf-8", "backslashreplace")
     checks = sorted(bundle.checks.values(), key=lambda c: (c.entry, c.signers, c.revoked))

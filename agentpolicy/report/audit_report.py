@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import textwrap
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from agentpolicy import __version__
@@ -35,17 +36,18 @@ def _status(event: AuditEvent) -> str:
 
 def _rows(result: AuditResult) -> list[list[str]]:
     """The cells of each event, raw: each format neutralises them for its own reader."""
+    return [_row(event) for event in result.events]
+
+
+def _row(event: AuditEvent) -> list[str]:
     return [
-        [
-            event.date[:10],
-            event.commit[:8],
-            event.agent,
-            event.event,
-            event.version or "-",
-            _status(event),
-            _reviewers(event),
-        ]
-        for event in result.events
+        event.date[:10],
+        event.commit[:8],
+        event.agent,
+        event.event,
+        event.version or "-",
+        _status(event),
+        _reviewers(event),
     ]
 
 
@@ -71,22 +73,30 @@ def _table(headers: list[str], rows: list[list[str]], width: int = 80) -> str:
 
 
 def render_audit(result: AuditResult, fmt: str, board: list[AgentStatus] | None = None) -> str:
+    return "".join(audit_chunks(result, fmt, board))
+
+
+def audit_chunks(result: AuditResult, fmt: str, board: list[AgentStatus] | None = None) -> Iterator[str]:
+    """The report in pieces, to be written as they come: JSON and CSV read one event at a time
+    (a spooled audit never holds them all); the other formats are made whole."""
     if fmt == "json":
-        return _json_lines(result)
-    if fmt == "csv":
-        return _csv(
+        yield from _json_lines(result)
+    elif fmt == "csv":
+        yield from _csv_chunks(
             [*HEADERS, "commit_full", "approved"],
-            [
-                [*row, event.commit, str(event.approved).lower()]
-                for row, event in zip(_rows(result), result.events, strict=True)
-            ],
+            ([*_row(event), event.commit, str(event.approved).lower()] for event in result.events),
         )
-    if fmt == "markdown":
-        return _markdown(result)
-    if fmt == "html":
+    elif fmt == "markdown":
+        yield _markdown(result)
+    elif fmt == "html":
         from agentpolicy.report.html_report import render_html
 
-        return render_html(result, board)
+        yield render_html(result, board)
+    else:
+        yield _terminal(result)
+
+
+def _terminal(result: AuditResult) -> str:
     lines = [_event_table(result)] if result.events else ["No governed changes found."]
     lines += [
         f"note: {visible(note.commit[:8])} {visible(note.message)}".replace("note:  ", "note: ")
@@ -119,28 +129,30 @@ SIGNATURE_CLOCK = (
 
 
 def _audit_summary(result: AuditResult) -> str:
-    unapproved = len(result.unapproved)
+    unapproved = result.count_unapproved()
     return (
         f"{len(result.events)} governed change(s) in {result.commits_walked} commit(s); "
         f"{unapproved} unapproved."
     )
 
 
-def _json_lines(result: AuditResult) -> str:
+def _json_lines(result: AuditResult) -> Iterator[str]:
     """The JSON object with one event per line: readable, diff-friendly, and written by the C
     encoder (json's pretty printer is pure Python and dominates a long history's output).
-    Events are encoded one at a time, never all held as dictionaries at once."""
+    Events are encoded one at a time (a spooled audit encoded each when it became final)."""
     payload = audit_json(result, with_events=False)
     head = json.dumps(payload, ensure_ascii=False)[:-1]
     if not result.events:
-        return json_text(f'{head}, "events": []}}\n')
+        yield json_text(f'{head}, "events": []}}\n')
+        return
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    lines = [json_text(f'{head}, "events": [\n')]
+    yield json_text(f'{head}, "events": [\n')
+    spooled = getattr(result.events, "lines", None)
+    encoded = spooled() if spooled else (encode(event.to_json()) for event in result.events)
     last = len(result.events) - 1
-    for number, event in enumerate(result.events):
-        lines.append(f"  {json_text(encode(event.to_json()))}{',' if number < last else ''}\n")
-    lines.append("]}\n")
-    return "".join(lines)
+    for number, line in enumerate(encoded):
+        yield f"  {json_text(line)}{',' if number < last else ''}\n"
+    yield "]}\n"
 
 
 def audit_json(result: AuditResult, with_events: bool = True) -> dict[str, Any]:
@@ -151,10 +163,24 @@ def audit_json(result: AuditResult, with_events: bool = True) -> dict[str, Any]:
         "notes": [{"commit": note.commit or None, "message": note.message} for note in result.notes],
         "summary": {
             "events": len(result.events),
-            "unapproved": len(result.unapproved),
+            "unapproved": result.count_unapproved(),
             "commits_walked": result.commits_walked,
         },
     }
+
+
+def _csv_chunks(headers: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
+    """The CSV a few hundred rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers)
+    for number, row in enumerate(rows, 1):
+        writer.writerow([csv_cell(cell) for cell in row])
+        if number % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _csv(headers: list[str], rows: list[list[str]]) -> str:

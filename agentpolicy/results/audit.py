@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,12 +87,22 @@ class AuditNote:
 
 @dataclass
 class AuditResult:
-    events: list[AuditEvent]
+    events: Sequence[AuditEvent]  # a list, or read back from the audit's spool (app/audit_stream)
     notes: list[AuditNote]
     commits_walked: int
     latest: dict[str, AuditEvent] | None = None  # each agent's last event: what status reports
     history_cut: bool = False  # a shallow clone: the audit cannot vouch for what came before
     as_of: dt.datetime | None = None  # the audit's clock for deadlines (default: now)
+
+    def count_unapproved(self) -> int:
+        """How many events are unapproved (a spool counted them as it wrote them)."""
+        counted = getattr(self.events, "unapproved", None)
+        return counted if isinstance(counted, int) else sum(1 for event in self.events if not event.approved)
+
+    def any_overdue(self) -> bool:
+        """Whether a break-glass follow-up is overdue (at the audit's clock)."""
+        counted = getattr(self.events, "overdue", None)
+        return counted > 0 if isinstance(counted, int) else bool(self.follow_ups_overdue)
 
     @property
     def unapproved(self) -> list[AuditEvent]:
