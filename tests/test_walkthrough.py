@@ -9,6 +9,7 @@ found where the docs' upload step looks for it, also with `path`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import AGENTPOLICY, GitRepo, Key, approve, clean_env, guarded_repo, run
+from tests.helpers import AGENTPOLICY, BILLING, GitRepo, Key, approve, clean_env, guarded_repo, run
 from tests.inventory_support import inventory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,3 +236,16 @@ def test_the_docs_upload_the_sarif_file_where_the_action_writes_it_also_with_pat
     assert all(written == read for written, read in pairs), pairs
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     assert "relative to `path`" in action["inputs"]["sarif"]["description"]
+
+
+def test_repeat_approvals_by_one_reviewer_show_that_reviewer_once(
+    repo: GitRepo, keys: dict[str, Key]
+) -> None:
+    """Two entries signed by the same person are one approver on the board, not two."""
+    guarded_repo(repo, keys)
+    repo.write("agents/billing-cycle.yaml", BILLING.replace("version: 1.4.0 ", "version: 1.4.1 "))
+    assert approve(repo, keys["rev"]).code == 0
+    assert approve(repo, keys["rev"]).code == 0
+    repo.commit("billing 1.4.1, approved twice by the same reviewer")
+    board = json.loads(repo.ap("status", "--format", "json").out)["agents"]
+    assert [row["approvers"] for row in board] == [["Rev <rev@example.com>"]]

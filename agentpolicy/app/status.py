@@ -66,7 +66,9 @@ def run_status(
             owner=str(owner.get("name", "?")) if isinstance(owner, dict) else "?",
             owner_email=str(owner.get("email") or "") if isinstance(owner, dict) else "",
             approved=approved,
-            approvers=sorted(f"{r.name} <{r.email}>" for r in event.reviewers) if approved and event else [],
+            # one name per reviewer: re-attestations and repeat entries by the same person are not
+            # more approvals (the judge counts distinct keys; this is who approved)
+            approvers=_approvers(event) if approved and event else [],
             gaps=sorted({GAP_LABELS.get(f.rule, f.rule) for f in own}),
             errors=sum(1 for f in own if f.severity == ERROR),
         )
@@ -91,6 +93,10 @@ def _review_fields(status: AgentStatus, event: AuditEvent, every: int | None, to
         clock.days_left,
         clock.overdue,
     )
+
+
+def _approvers(event: AuditEvent) -> list[str]:
+    return sorted({f"{reviewer.name} <{reviewer.email}>" for reviewer in event.reviewers})
 
 
 def _unreadable_row(result: LoadResult, findings: list[Finding]) -> AgentStatus:
