@@ -113,22 +113,92 @@ class Run:
         return self.out + self.err
 
 
+# `agentpolicy` runs in this process (the console script's own `launcher.main`, under click's
+# CliRunner isolation) unless AGENTPOLICY_TEST_SUBPROCESS=1: a process start costs more than most
+# commands. Tests of what only a real process shows (signals, closed or full stdout, locales, the
+# hooks pre-commit runs) start one themselves.
+IN_PROCESS = os.environ.get("AGENTPOLICY_TEST_SUBPROCESS") != "1"
+
+
 def run(
     args: list[str], cwd: Path, env: dict[str, str], stdin: str | None = None, check: bool = False
 ) -> Run:
-    done = subprocess.run(
-        args,
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    if IN_PROCESS and args and args[0] == AGENTPOLICY and not _shapes_the_interpreter(env):
+        done = run_in_process(args[1:], cwd, env, stdin)
+    else:
+        finished = subprocess.run(
+            args,
+            cwd=cwd,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        done = Run(finished.returncode, finished.stdout, finished.stderr)
+    if check and done.code != 0:
+        raise AssertionError(f"{args} failed ({done.code}):\n{done.out}\n{done.err}")
+    return done
+
+
+def _shapes_the_interpreter(env: dict[str, str]) -> bool:
+    """Settings read when Python starts need a real process: PYTHON* variables other than this
+    process's own, or a locale that is not UTF-8 (in process, the streams are always UTF-8)."""
+    if any(env.get(key) != os.environ.get(key) for key in {*env, *os.environ} if key.startswith("PYTHON")):
+        return True
+    return any(
+        env.get(key) and not env[key].lower().replace("-", "").endswith("utf8")
+        for key in ("LC_ALL", "LC_CTYPE", "LANG")
     )
-    if check and done.returncode != 0:
-        raise AssertionError(f"{args} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def run_in_process(args: list[str], cwd: Path, env: dict[str, str], stdin: str | None = None) -> Run:
+    """`agentpolicy ARGS` as the console script runs it, in this process: the same entry point,
+    environment, working folder and standard streams, and libgit2 re-reading HOME for its
+    global configuration (it caches the search path at start-up)."""
+    import tempfile
+    import traceback
+
+    import click.testing
+    import pygit2
+    from pygit2.enums import ConfigLevel
+
+    from agentpolicy import launcher
+
+    saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
+    os.environ.clear()
+    os.environ.update(env)
+    for level in (ConfigLevel.GLOBAL, ConfigLevel.XDG, ConfigLevel.SYSTEM):
+        pygit2.settings.search_path[level] = None
+    tempfile.tempdir = None  # re-read TMPDIR (the module caches the folder it chose)
+    os.chdir(cwd)
+    sys.argv = ["agentpolicy", *args]
+    try:
+        with click.testing.CliRunner().isolation(input=stdin) as (out, err, _):
+            try:
+                launcher.main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+                if isinstance(exc.code, str):
+                    sys.stderr.write(exc.code + "\n")
+            except BaseException:  # what the interpreter would print, with its exit status
+                sys.stderr.write(traceback.format_exc())
+                code = 1
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            return Run(
+                code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace")
+            )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for level in (ConfigLevel.GLOBAL, ConfigLevel.XDG, ConfigLevel.SYSTEM):
+            pygit2.settings.search_path[level] = None
+        os.chdir(saved_cwd)
+        sys.argv = saved_argv
+        tempfile.tempdir = None
 
 
 class GitRepo:

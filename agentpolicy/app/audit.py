@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from agentpolicy.app.audit_stream import EventSink, LatestOnly, SpoolSink
 from agentpolicy.app.replay import Replay
@@ -62,6 +63,16 @@ def run_audit(request: AuditRequest, *, events: str = "all") -> AuditResult:
         if events == "latest"
         else EventSink()
     )
+    try:
+        return _walk(request, repo, history, head, hide, sink)
+    except BaseException:
+        sink.discard()  # a failed walk leaves no spool behind
+        raise
+
+
+def _walk(
+    request: AuditRequest, repo: Any, history: History, head: str, hide: str | None, sink: EventSink
+) -> AuditResult:
     replay = Replay(history, sink)
     if hide:
         replay.baseline(hide, history.files(repo.repo[hide].tree))

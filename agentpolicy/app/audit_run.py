@@ -23,6 +23,12 @@ class AuditReport:
     result: AuditResult
     board: list[AgentStatus] | None  # the status board, for an HTML report only
 
+    def close(self) -> None:
+        """Let go of the events' spool, if the audit streamed them to one."""
+        close = getattr(self.result.events, "close", None)
+        if close is not None:
+            close()
+
     def exit_code(self, strict: bool) -> int:
         return 1 if strict and (self.result.count_unapproved() or self.result.any_overdue()) else 0
 
@@ -41,6 +47,7 @@ def audit_report(request: AuditRequest, *, strict: bool = False, with_board: boo
             else run_status(request.start, rev, audit=result, as_of=result.as_of)  # the same walk
         )
     if strict and result.history_cut:  # before any output: exit 2 prints only the error
+        AuditReport(result, None).close()
         raise GitError(
             "this clone is shallow: --strict cannot vouch for the history it does not have",
             FETCH_FULL_HISTORY,

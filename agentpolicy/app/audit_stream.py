@@ -39,6 +39,9 @@ class EventSink:
     def close(self) -> None:
         """The walk is over: every event is final."""
 
+    def discard(self) -> None:
+        """The walk failed: let go of anything held outside memory."""
+
 
 class LatestOnly(EventSink):
     """No event kept (``status`` reads only each agent's newest one, which the replay holds)."""
@@ -94,6 +97,9 @@ class SpoolSink(EventSink):
         self.unapproved += not event.approved
         self.overdue += event.follow_up_overdue(self.today)
 
+    def discard(self) -> None:
+        self.file.close()
+
     def events_read_back(self) -> SpooledEvents:
         return SpooledEvents(self)
 
@@ -122,6 +128,10 @@ class SpooledEvents(Sequence[AuditEvent]):
     def __iter__(self) -> Iterator[AuditEvent]:
         for line in self.lines():
             yield event_from_json(json.loads(line))
+
+    def close(self) -> None:
+        """Remove the spool (a temporary file: gone from disk once closed)."""
+        self.file.close()
 
     def line(self, index: int) -> str:
         """The event's JSON object, as encoded when it became final."""

@@ -115,6 +115,7 @@ def audit(
                 echo(chunk, nl=False)
         for name, path in extra:
             write_report(path, render_audit(report.result, name, report.board))
+        report.close()
         sys.exit(report.exit_code(strict))
 
 
