@@ -329,3 +329,29 @@ def strict_audit(repo: GitRepo) -> int:
 
 def write_signers(repo: GitRepo, *lines: str) -> None:
     repo.write(".agentpolicy/allowed_signers", "".join(line + "\n" for line in lines))
+
+
+def chromium_dom(chromium: str, uri: str, profile: Path) -> str:
+    """The DOM headless Chromium renders for ``uri``, offline (no background networking, a
+    fresh profile), as a user's browser would show the page after its scripts ran."""
+    rendered = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            uri,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    return rendered.stdout

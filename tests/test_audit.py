@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BILLING, EXPANDED_BILLING, GitRepo, Key, agent_yaml, approve, guarded_repo
+from tests.helpers import (
+    BILLING,
+    EXPANDED_BILLING,
+    GitRepo,
+    Key,
+    agent_yaml,
+    approve,
+    chromium_dom,
+    guarded_repo,
+)
 
 
 def audit(repo: GitRepo, *args: str) -> dict:
@@ -187,27 +196,7 @@ def test_the_html_report_renders_offline_in_chromium(history: GitRepo, tmp_path:
     assert history.ap("audit", "--format", "html", "--output", str(report)).code == 0
     html = report.read_text()
     assert "http://" not in html and "https://" not in html  # self-contained
-    done = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            report.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    dom = done.stdout
+    dom = chromium_dom(chromium, report.as_uri(), tmp_path / "profile")
     assert '<tr data-agent="billing-cycle">' in dom
     assert "UNAPPROVED" in dom
     assert "autonomy expanded" in dom and "created" in dom

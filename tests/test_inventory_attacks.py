@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import GitRepo, Key, clean_env, guarded_repo
+from tests.helpers import GitRepo, Key, chromium_dom, clean_env, guarded_repo
 from tests.inventory_support import inventory, inventory_json
 
 HOSTILE_OWNER = (
@@ -157,27 +157,7 @@ def test_the_html_page_filters_in_chromium_and_runs_nothing_from_a_repository(
     )  # self-contained
 
     def render(fragment: str) -> str:
-        rendered = subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--user-data-dir={tmp_path / 'profile'}",
-                "--dump-dom",
-                page.as_uri() + fragment,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert rendered.returncode == 0, rendered.stderr[-2000:]
-        return rendered.stdout
+        return chromium_dom(chromium, page.as_uri() + fragment, tmp_path / "profile")
 
     def shown(dom: str) -> list[str]:
         body = dom.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
