@@ -40,6 +40,7 @@ class Replay:
     def __init__(self, history: History, sink: EventSink | None = None) -> None:
         self.history = history
         self.sink = sink or EventSink()  # every event, as it is made; told when each is final
+        self._kept_entry = False  # the commit being applied added a review entry
         self.config = Config()
         self.exists = False  # no commit applied yet: the first one bootstraps like `check` does
         self.files: dict[str, str] = {}  # watched path -> blob id
@@ -115,6 +116,12 @@ class Replay:
         self.trust.added_at[step.id] = self.trust.clock
 
     def apply(self, step: CommitStep) -> None:
+        self._kept_entry = False
+        self._apply(step)
+        if not self._kept_entry:  # only an entry's commit is ever asked when it was applied
+            self.trust.added_at.pop(step.id, None)
+
+    def _apply(self, step: CommitStep) -> None:
         self._tick(step)
         if step.cut:
             self.history_cut = True
@@ -290,6 +297,7 @@ class Replay:
             added = self.ledger.entry(delta.new_path, delta.new_id)
             if added is not None:
                 self.ledger.keep(delta.new_path, (added, step.id))
+                self._kept_entry = True
                 self.ledger.arrived.add(added.agent)
 
     def apply_side(self, step: CommitStep) -> None:
