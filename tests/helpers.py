@@ -355,3 +355,22 @@ def chromium_dom(chromium: str, uri: str, profile: Path) -> str:
     )
     assert rendered.returncode == 0, rendered.stderr[-2000:]
     return rendered.stdout
+
+
+def feature_clone(
+    tmp_path: Path, keys: dict[str, Key], clone_at: Path, *, approved: bool
+) -> tuple[GitRepo, GitRepo]:
+    """A pull request's two sides: `origin` holds the approved billing agent on main, and a clone
+    at ``clone_at`` has a `feature` branch that raises its version (approved by `rev` or not)."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    origin = guarded_repo(GitRepo(tmp_path / "origin", home), keys)
+    origin.git("clone", "-q", str(origin.path), str(clone_at))
+    clone = GitRepo(clone_at, home)
+    clone.git("checkout", "-q", "-b", "feature")
+    clone.write("agents/billing-cycle.yaml", BILLING.replace("version: 1.4.0 ", "version: 1.4.1 "))
+    if approved:
+        done = approve(clone, keys["rev"])
+        assert done.code == 0, done.text
+    clone.commit("billing-cycle 1.4.1")
+    return origin, clone

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 import agentpolicy
-from tests.helpers import BILLING, GitRepo, Key, approve, clean_env, guarded_repo, run
+from tests.helpers import Key, clean_env, feature_clone, run
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION_FILE = ROOT / "action.yml"
@@ -227,19 +227,10 @@ class PullRequest:
 
 def pull_request(tmp_path: Path, runner: Runner, keys: dict[str, Key], *, approved: bool) -> PullRequest:
     """origin/main holds the approved billing agent; the checked-out branch raises its version."""
-    home = tmp_path / "home"
-    home.mkdir()
-    origin = guarded_repo(GitRepo(tmp_path / "origin", home), keys)
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    origin.git("clone", "-q", str(origin.path), str(workspace / "repo"))
-    clone = GitRepo(workspace / "repo", home)
-    clone.git("checkout", "-q", "-b", "feature")
-    clone.write("agents/billing-cycle.yaml", BILLING.replace("version: 1.4.0 ", "version: 1.4.1 "))
-    if approved:
-        done = approve(clone, keys["rev"])
-        assert done.code == 0, done.text
-    clone.commit("billing-cycle 1.4.1")
+    _origin, clone = feature_clone(tmp_path, keys, workspace / "repo", approved=approved)
+    home = clone.home
     summary = tmp_path / "step-summary.md"
     env = runner.env(
         home, GITHUB_EVENT_NAME="pull_request", GITHUB_BASE_REF="main", GITHUB_HEAD_REF="feature"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import BILLING, GitRepo, Key, approve, clean_env, guarded_repo, run
+from tests.helpers import BILLING, GitRepo, Key, clean_env, feature_clone, run
 from tests.test_action import OfflineIndex, offline_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,18 +176,7 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Machine:
 
 def pushed_branch(tmp_path: Path, keys: dict[str, Key], *, approved: bool) -> tuple[GitRepo, GitRepo]:
     """`origin` holds the approved billing agent on main; a clone's branch raises its version."""
-    home = tmp_path / "home"
-    home.mkdir()
-    origin = guarded_repo(GitRepo(tmp_path / "origin", home), keys)
-    origin.git("clone", "-q", str(origin.path), str(tmp_path / "clone"))
-    clone = GitRepo(tmp_path / "clone", home)
-    clone.git("checkout", "-q", "-b", "feature")
-    clone.write("agents/billing-cycle.yaml", BILLING.replace("version: 1.4.0 ", "version: 1.4.1 "))
-    if approved:
-        done = approve(clone, keys["rev"])
-        assert done.code == 0, done.text
-    clone.commit("billing-cycle 1.4.1")
-    return origin, clone
+    return feature_clone(tmp_path, keys, tmp_path / "clone", approved=approved)
 
 
 def run_block(text: str, folder: Path, env: dict[str, str]) -> tuple[int, str]:
