@@ -26,9 +26,9 @@ from timing import compare, run_once, table
 
 from agentpolicy.app.approve import dump_entry
 from agentpolicy.model.digest import agent_digest
+from agentpolicy.model.yamlload import load_yaml
 from agentpolicy.review.entries import entry_path, signed_payload
 from agentpolicy.review.signing import sign
-from agentpolicy.model.yamlload import load_yaml
 
 AGENTPOLICY = str(Path(sys.executable).with_name("agentpolicy"))
 

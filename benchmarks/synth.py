@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import subprocess
 from pathlib import Path
@@ -71,6 +72,42 @@ def make_repo(path: Path, agents: int, commits: int, seed: int = 7) -> Path:
         else:
             _blob(stream, "README.md", f"revision {number}\n")
         stream.append(b"\n")
+    subprocess.run(["git", "fast-import", "--quiet"], input=b"".join(stream), cwd=path, check=True)
+    subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=path, check=True)
+    return path
+
+
+def _entry_text(index: int, digest: str, reviewer: int) -> str:
+    when = dt.datetime(2023, 11, 14, tzinfo=dt.UTC) + dt.timedelta(seconds=2 * index + reviewer)
+    return (
+        "apiVersion: agentpolicy/v1\nkind: Review\n"
+        f"agent: agent-{index:05d}\nversion: 1.0.0\ndigest: '{digest}'\ndecision: approve\n"
+        f"reviewer:\n  name: Reviewer {reviewer}\n  email: reviewer{reviewer}@example.com\n"
+        f"timestamp: '{when:%Y-%m-%dT%H:%M:%SZ}'\n"
+    )
+
+
+def make_wide_repo(path: Path, agents: int) -> Path:
+    """A repository of one commit that adds `agents` agents and two review entries for each
+    (`require_signatures: false`, so no signing): the case a judge that scans every entry for every
+    event makes quadratic."""
+    import yaml
+
+    from agentpolicy.model.digest import agent_digest
+
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    stream = [b"commit refs/heads/main\n", b"committer Bench <bench@example.com> 1700000000 +0000\n"]
+    stream.append(b"data 4\nwide\n")
+    _blob(stream, ".agentpolicy.yaml", "require_signatures: false\n")
+    for index in range(agents):
+        text = agent_text(index)
+        _blob(stream, f"agents/agent-{index:05d}.yaml", text)
+        digest = agent_digest(yaml.safe_load(text))
+        for reviewer in (1, 2):
+            entry = f"reviews/agent-{index:05d}/1.0.0/r{reviewer}.yaml"
+            _blob(stream, entry, _entry_text(index, digest, reviewer))
+    stream.append(b"\n")
     subprocess.run(["git", "fast-import", "--quiet"], input=b"".join(stream), cwd=path, check=True)
     subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=path, check=True)
     return path

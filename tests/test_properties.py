@@ -6,6 +6,7 @@ import copy
 import random
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -174,6 +175,46 @@ def test_the_fast_and_the_positional_loader_agree(value: Any, style: str | None)
     builder = _Builder()
     slow = builder.build(_compose_all(text)[0], (), 0)
     assert fast == slow
+
+
+YAMLISH = st.lists(
+    st.sampled_from(
+        [*"ab:- \n,'\"[]{}&*!<>|#?.01", "!!str ", "!!map ", "<<: ", ".nan", "2001-01-01", "0x1", "yes", "~"]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(YAMLISH)
+def test_the_fast_loader_returns_the_positional_loaders_data_or_steps_aside(text: str) -> None:
+    """Crafted YAML (anchors, aliases, merge keys, tags, NaN, timestamps, duplicates): the fast
+    path either builds exactly what the strict positional path builds, or returns None and
+    lets that path decide. It must never accept what the strict path refuses."""
+    fast = _fast(text)
+    if fast is None:
+        return
+    nodes = _compose_all(text)
+    assert len(nodes) == 1
+    assert _Builder().build(nodes[0], (), 0) == fast
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",
+        "a: &x [1]\nb: *x\n",
+        "base: &b {k: 1}\nc:\n  <<: *b\n",
+        "a: 1\na: 2\n",
+        "? [1]\n: x\n",
+        "a: !!python/object:os.system x\n",
+        "a: .nan\n",
+        "a: !custom x\n",
+        "[" * 70 + "]" * 70 + "\n",
+    ],
+)
+def test_the_fast_loader_steps_aside_for_what_it_does_not_build(text: str) -> None:
+    assert _fast(text) is None
 
 
 BREAKS = [

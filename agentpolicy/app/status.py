@@ -46,15 +46,18 @@ def run_status(
     ]
     findings = check_loaded(loaded, config)
     verdicts = (audit or run_audit(AuditRequest(rev=commit, start=start), events="latest")).latest or {}
+    by_path: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_path.setdefault(finding.path, []).append(finding)
     board = []
     for result in loaded:
         document = result.document
         if document is None or not isinstance(document.data, dict) or not document.data.get("name"):
-            board.append(_unreadable_row(result, findings))
+            board.append(_unreadable_row(result, by_path))
             continue
         data = document.data
         name = str(data.get("name", "?"))
-        own = [f for f in findings if f.path == document.path]
+        own = by_path.get(document.path, [])
         event = verdicts.get(name)
         approved = event is not None and event.approved and event.digest == agent_digest(data)
         owner = data.get("owner")
@@ -99,10 +102,10 @@ def _approvers(event: AuditEvent) -> list[str]:
     return sorted({f"{reviewer.name} <{reviewer.email}>" for reviewer in event.reviewers})
 
 
-def _unreadable_row(result: LoadResult, findings: list[Finding]) -> AgentStatus:
+def _unreadable_row(result: LoadResult, by_path: dict[str, list[Finding]]) -> AgentStatus:
     """A selected file the strict loader refuses still gets a row: a lenient tool may deploy it."""
     path = result.document.path if result.document else result.findings[0].path if result.findings else "?"
-    errors = [f for f in (*result.findings, *findings) if f.path == path and f.severity == ERROR]
+    errors = [f for f in (*result.findings, *by_path.get(path, ())) if f.path == path and f.severity == ERROR]
     why = errors[0].message if errors else "it defines no agent name"
     return AgentStatus(
         name=path,

@@ -60,6 +60,9 @@ _SCHEMA_LISTS = {"anyOf", "allOf", "oneOf"}
 _SCHEMA_VALUES = {"additionalProperties", "contains", "not", "propertyNames", "items"}
 
 _compiled: dict[str, Callable[[Any], Any] | None] = {}
+_IDENTITY_SLOTS = 256
+_by_identity: dict[int, tuple[Any, Callable[[Any], bool] | None]] = {}
+_whole_floats: dict[int, tuple[Any, bool]] = {}
 
 
 def eligible(schema: Any, top: bool = True) -> bool:
@@ -94,7 +97,21 @@ def eligible(schema: Any, top: bool = True) -> bool:
 
 
 def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
-    """A `data -> bool` check, or None when only jsonschema can judge this schema."""
+    """A `data -> bool` check, or None when only jsonschema can judge this schema.
+
+    Kept per schema object as well as per schema text: a rule asks with the same object for
+    every document, and encoding it to find the compiled check cost more than the check."""
+    known = _by_identity.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    checker = _fast_validator(schema)
+    if len(_by_identity) >= _IDENTITY_SLOTS:
+        _by_identity.clear()
+    _by_identity[id(schema)] = (schema, checker)  # the schema held: its id is not reused
+    return checker
+
+
+def _fast_validator(schema: Any) -> Callable[[Any], bool] | None:
     key = json.dumps(schema, sort_keys=True)
     if key not in _compiled:
         _compiled[key] = _compile(schema) if eligible(schema) else None
@@ -105,7 +122,7 @@ def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
     def is_valid(data: Any) -> bool:
         from fastjsonschema import JsonSchemaException
 
-        if _has_whole_float(data):
+        if _has_whole_float_memo(data):
             # fastjsonschema takes 2.0 as an integer; our integers are integers only (see
             # strict_validator), so such rare data is judged by jsonschema, the same meaning.
             return bool(strict_validator(schema).is_valid(data))
@@ -116,6 +133,21 @@ def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
         return True
 
     return is_valid
+
+
+def _has_whole_float_memo(data: Any) -> bool:
+    """`_has_whole_float`, answered once per data object: every rule asks it of the same
+    document, and the walk over a 10,000-agent tree was most of a check's time."""
+    if not isinstance(data, (dict, list)):
+        return _has_whole_float(data)
+    known = _whole_floats.get(id(data))
+    if known is not None and known[0] is data:
+        return known[1]
+    answer = _has_whole_float(data)
+    if len(_whole_floats) >= _IDENTITY_SLOTS:
+        _whole_floats.clear()
+    _whole_floats[id(data)] = (data, answer)  # the data held: its id is not reused
+    return answer
 
 
 def _has_whole_float(data: Any) -> bool:

@@ -8,7 +8,7 @@ data ourselves, refusing everything a policy file has no business containing.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -188,49 +188,75 @@ def _decode(raw: bytes) -> str:
 
 
 class _FastLoader(_Loader):
-    """PyYAML's own (C-parsed) construction, restricted to plain types and refusing aliases,
-    duplicate keys and non-string keys. Anything it does not like falls back to the
-    positional path, which then explains the problem; it never accepts more."""
+    """PyYAML's C parser and composer, with scalar resolution remembered: the same plain
+    scalars (keys, `true`, action names) recur in every file, and PyYAML tries each of its
+    regular expressions on each of them. Path resolvers, which would make resolution depend
+    on where a scalar sits, are not used by the safe loader; without them it is a pure
+    function of the scalar."""
 
-    yaml_constructors: ClassVar[dict[Any, Any]] = {
-        tag: yaml.SafeLoader.yaml_constructors[tag] for tag in (*_PLAIN_TAGS, _T + "seq", _T + "map")
-    }
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects or node in self.recursive_objects:
-            raise _Fallback
-        return super().construct_object(node, deep=deep)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag != _T + "str" or key_node.value in mapping:
-                raise _Fallback
-            mapping[key_node.value] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
-        value = super().construct_yaml_float(node)
-        if value != value:  # NaN: kept as its text, as the positional path does
-            raise _Fallback
-        return value
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if kind is not yaml.ScalarNode:
+            return self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG
+        if not implicit[0]:
+            return self.DEFAULT_SCALAR_TAG
+        key = (value, implicit[1])
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(_RESOLVED) >= _RESOLVED_SLOTS:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
 
 
-_FastLoader.yaml_constructors[_T + "float"] = _FastLoader.construct_yaml_float
-# Without a None entry PyYAML would build any unknown tag as a plain scalar.
-_FastLoader.yaml_constructors[None] = yaml.constructor.SafeConstructor.construct_undefined
-_FastLoader.yaml_multi_constructors = {}
+_RESOLVED: dict[tuple[str, bool], str] = {}
+_RESOLVED_SLOTS = 4096
+_STR, _SEQ, _MAP = _T + "str", _T + "seq", _T + "map"
+_SCALAR_CONSTRUCTORS = {tag: yaml.SafeLoader.yaml_constructors[tag] for tag in _PLAIN_TAGS - {_STR}}
 
 
 class _Fallback(Exception):
     pass
 
 
+def _plain(node: yaml.Node, seen: set[int], depth: int) -> Any:
+    """Plain data from a composed node, built directly (PyYAML's constructors go through
+    generators and a table per node): strings, numbers, booleans, null, timestamps, lists
+    and mappings with unique string keys, at most MAX_DEPTH deep. Anything else (a tag, an
+    alias, a merge key, a NaN) is a `_Fallback`: the positional path then explains it."""
+    if depth > MAX_DEPTH or id(node) in seen:
+        raise _Fallback
+    seen.add(id(node))
+    tag = node.tag
+    if tag == _STR and type(node) is yaml.ScalarNode:
+        return node.value
+    if tag == _MAP and type(node) is yaml.MappingNode:
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag != _STR or type(key_node) is not yaml.ScalarNode or key_node.value in mapping:
+                raise _Fallback
+            mapping[key_node.value] = _plain(value_node, seen, depth + 1)
+        return mapping
+    if tag == _SEQ and type(node) is yaml.SequenceNode:
+        return [_plain(item, seen, depth + 1) for item in node.value]
+    constructor = _SCALAR_CONSTRUCTORS.get(tag)
+    if constructor is None or type(node) is not yaml.ScalarNode:
+        raise _Fallback
+    value = constructor(_CONSTRUCTOR, node)
+    if isinstance(value, float) and value != value:  # NaN: kept as its text, as the positional path does
+        raise _Fallback
+    return value
+
+
 def _fast(text: str) -> Any:
+    """The document's plain data, or None: the positional path then loads or refuses it."""
     loader = _FastLoader(text)
     try:
-        return loader.get_single_data()
-    except (_Fallback, yaml.YAMLError, RecursionError, ValueError, TypeError):
+        node = loader.get_single_node()
+        return None if node is None else _plain(node, set(), 0)
+    except (_Fallback, yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError):
         return None
     finally:
         loader.dispose()
@@ -245,16 +271,6 @@ def locate(text: str) -> tuple[dict[JsonPath, Position], dict[JsonPath, Position
     return builder.positions, builder.key_positions, builder.raw_scalars
 
 
-def _depth_ok(value: Any, depth: int = 0) -> bool:
-    if depth > MAX_DEPTH:
-        return False
-    if isinstance(value, dict):
-        return all(_depth_ok(item, depth + 1) for item in value.values())
-    if isinstance(value, list):
-        return all(_depth_ok(item, depth + 1) for item in value)
-    return True
-
-
 def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> LoadResult:
     """Turn ``raw`` into a :class:`Document`, or into findings that say why not."""
     try:
@@ -267,7 +283,7 @@ def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> LoadResul
             )
         text = _decode(raw)
         data = _fast(text)
-        if data is not None and _depth_ok(data):
+        if data is not None:
             return LoadResult(Document(path, data, text))
         nodes = _compose_all(text)
         if not nodes:
