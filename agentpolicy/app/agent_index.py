@@ -35,6 +35,7 @@ class AgentIndex:
         self.by_path: dict[str, AgentState] = {}  # agent file -> its state, by the current globs
         self.names: dict[str, list[str]] = {}  # agent name -> the files defining it, in path order
         self.unreadable: dict[str, str] = {}  # selected file -> why it defines no agent
+        self.blobs: dict[str, str] = {}  # agent file -> the blob its state was read from
         self._parsed_blobs: OrderedDict[str, AgentState | str] = OrderedDict()
 
     def state(self, path: str, blob: str) -> AgentState | None:
@@ -95,11 +96,21 @@ class AgentIndex:
         return agents, paths
 
     def rebuild(self, files: dict[str, str], globs: tuple[str, ...]) -> None:
-        previous = self.by_path
-        self.by_path, self.names, self.unreadable = {}, {}, {}
+        """Index every file the globs select. A file whose blob is the one already indexed
+        for its path keeps its state (what a blob defines does not depend on the config):
+        a commit that adds 10,000 agents and the config that selects them parses each once."""
+        previous, readable = self.by_path, self._readable_blobs()
+        self.by_path, self.names, self.unreadable, self.blobs = {}, {}, {}, {}
         for path in sorted(files):
             if matches(path, globs):
-                self._place(path, files[path], previous.get(path))
+                blob = files[path]
+                if readable.get(path) == blob:
+                    self._index(path, blob, previous[path])
+                else:
+                    self._place(path, blob, previous.get(path))
+
+    def _readable_blobs(self) -> dict[str, str]:
+        return {path: blob for path, blob in self.blobs.items() if path not in self.unreadable}
 
     def _place(self, path: str, blob: str, previous: AgentState | None) -> None:
         """Put what ``path`` defines in the index; an unreadable file keeps its previous agent."""
@@ -108,10 +119,14 @@ class AgentIndex:
             self.unreadable[path] = self.why_unreadable(path, blob) or "unreadable"
             state = previous
         if state is not None:
-            self.by_path[path] = state
-            names = self.names.setdefault(state.name, [])
-            names.append(path)
-            names.sort()
+            self._index(path, blob, state)
+
+    def _index(self, path: str, blob: str, state: AgentState) -> None:
+        self.by_path[path] = state
+        self.blobs[path] = blob
+        names = self.names.setdefault(state.name, [])
+        names.append(path)
+        names.sort()
 
     def current(self) -> dict[str, AgentState]:
         return {name: self.by_path[paths[0]] for name, paths in self.names.items() if paths}
@@ -122,6 +137,7 @@ class AgentIndex:
         kept: dict[str, AgentState] = {}
         for path in paths:
             self.unreadable.pop(path, None)
+            self.blobs.pop(path, None)
             old = self.by_path.pop(path, None)
             if old is not None:
                 kept[path] = old

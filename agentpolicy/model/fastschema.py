@@ -61,6 +61,10 @@ _SCHEMA_VALUES = {"additionalProperties", "contains", "not", "propertyNames", "i
 
 _compiled: dict[str, Callable[[Any], Any] | None] = {}
 _IDENTITY_SLOTS = 256
+# Where fastjsonschema and jsonschema judge a whole float (2.0) differently: fastjsonschema
+# takes it as an integer, and compares items by their text for uniqueness (2.0 and 2 differ).
+# Everywhere else (enum, const, minimum...) both compare numbers by value.
+_WHOLE_FLOAT_KEYWORDS = ('"integer"', '"uniqueItems"', '"multipleOf"')
 _by_identity: dict[int, tuple[Any, Callable[[Any], bool] | None]] = {}
 _whole_floats: dict[int, tuple[Any, bool]] = {}
 
@@ -118,11 +122,12 @@ def _fast_validator(schema: Any) -> Callable[[Any], bool] | None:
     validate = _compiled[key]
     if validate is None:
         return None
+    floats_matter = any(word in key for word in _WHOLE_FLOAT_KEYWORDS)
 
     def is_valid(data: Any) -> bool:
         from fastjsonschema import JsonSchemaException
 
-        if _has_whole_float_memo(data):
+        if floats_matter and _has_whole_float_memo(data):
             # fastjsonschema takes 2.0 as an integer; our integers are integers only (see
             # strict_validator), so such rare data is judged by jsonschema, the same meaning.
             return bool(strict_validator(schema).is_valid(data))
