@@ -109,12 +109,18 @@ class SpooledEvents(Sequence[AuditEvent]):
 
     def __init__(self, spool: SpoolSink) -> None:
         self.file = spool.file
-        self.places = [(o, n) for o, n in zip(spool.offsets, spool.lengths, strict=True) if o >= 0]
+        # Two arrays, not a tuple per event: 16 bytes an event instead of ~70 (issue 20: memory
+        # flat in history length).
+        self.offsets, self.lengths = array("q"), array("q")
+        for offset, length in zip(spool.offsets, spool.lengths, strict=True):
+            if offset >= 0:
+                self.offsets.append(offset)
+                self.lengths.append(length)
         self.unapproved = spool.unapproved
         self.overdue = spool.overdue
 
     def __len__(self) -> int:
-        return len(self.places)
+        return len(self.offsets)
 
     @overload
     def __getitem__(self, index: int) -> AuditEvent: ...
@@ -135,12 +141,12 @@ class SpooledEvents(Sequence[AuditEvent]):
 
     def line(self, index: int) -> str:
         """The event's JSON object, as encoded when it became final."""
-        offset, length = self.places[index]
+        offset, length = self.offsets[index], self.lengths[index]
         self.file.seek(offset)
         return self.file.read(length).decode("utf-8", "surrogatepass")
 
     def lines(self) -> Iterator[str]:
-        for index in range(len(self.places)):
+        for index in range(len(self.offsets)):
             yield self.line(index)
 
 

@@ -27,6 +27,10 @@ class Identity:
     email: str
 
 
+PACK_WINDOW = 256 * 1024
+PACK_MAPPED_LIMIT = 1024 * 1024
+
+
 class Repo:
     """A thin, typed façade over one pygit2 repository."""
 
@@ -34,6 +38,12 @@ class Repo:
         import pygit2
 
         self._pygit2 = pygit2
+        # libgit2 maps pack files in windows of up to 1 GiB and keeps them mapped (up to 8 GiB):
+        # every page a history walk touches stays resident, so the audit's memory grew with the
+        # pack. Small windows under a small limit are unmapped as a walk moves on (measured: no
+        # slower). Set before the repository opens its packs; the options are process-wide.
+        pygit2.settings.mwindow_size = PACK_WINDOW
+        pygit2.settings.mwindow_mapped_limit = PACK_MAPPED_LIMIT
         git_dir = os.environ.get("GIT_DIR")
         try:
             if git_dir:
