@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from agentpolicy.model.changes import AgentState, compare
 from agentpolicy.model.digest import agent_digest
 from agentpolicy.model.document import ERROR
-from agentpolicy.model.yamlload import _Builder, _compose_all, _fast, load_yaml
+from agentpolicy.model.yamlfast import fast_parse as _fast
+from agentpolicy.model.yamlload import _Builder, _compose_all, load_yaml
 from agentpolicy.rules.config import Config
 from agentpolicy.rules.engine import check_loaded
 

@@ -18,9 +18,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from agentpolicy.cache.derived import AgentDigestCache
+from agentpolicy.cache.parsed_ahead import ParsedAhead
 from agentpolicy.files.globs import matches
 from agentpolicy.model.changes import AgentState
 from agentpolicy.model.document import ERROR, Document
+from agentpolicy.model.yamlload import NOT_PARSED
 from agentpolicy.rules.engine import load_agent
 
 # Blobs parsed this run kept in memory (the current state's agents are held by ``by_path``
@@ -29,9 +31,15 @@ RECENT_BLOBS = 256
 
 
 class AgentIndex:
-    def __init__(self, read_blob: Callable[[str], bytes], digests: AgentDigestCache | None) -> None:
+    def __init__(
+        self,
+        read_blob: Callable[[str], bytes],
+        digests: AgentDigestCache | None,
+        ahead: ParsedAhead | None = None,
+    ) -> None:
         self.read_blob = read_blob
         self.digests = digests
+        self.ahead = ahead
         self.by_path: dict[str, AgentState] = {}  # agent file -> its state, by the current globs
         self.names: dict[str, list[str]] = {}  # agent name -> the files defining it, in path order
         self.unreadable: dict[str, str] = {}  # selected file -> why it defines no agent
@@ -69,7 +77,8 @@ class AgentIndex:
             state = AgentState(cached_name, Document(path, cached_data))
             state.__dict__["digest"] = digest  # a cached_property, filled from the cache
             return state
-        loaded = load_agent(path, self.read_blob(blob))
+        parsed = self.ahead.take(blob) if self.ahead else NOT_PARSED
+        loaded = load_agent(path, self.read_blob(blob), parsed=parsed)
         data = loaded.document.data if loaded.document else None
         name = data.get("name") if isinstance(data, dict) else None
         if not (isinstance(name, str) and name and loaded.document):
@@ -157,3 +166,5 @@ class AgentIndex:
     def close(self) -> None:
         if self.digests:
             self.digests.close()
+        if self.ahead:
+            self.ahead.close()

@@ -74,18 +74,10 @@ def _walk(
     request: AuditRequest, repo: Any, history: History, head: str, hide: str | None, sink: EventSink
 ) -> AuditResult:
     replay = Replay(history, sink)
-    if hide:
-        replay.baseline(hide, history.files(repo.repo[hide].tree))
-    count = 0
-    for step in history.steps(head, hide, first_parent=not request.all_parents):
-        count += 1
-        if step.side:
-            replay.apply_side(step)
-        else:
-            replay.apply(step)
-        if request.progress and count % 500 == 0:
-            request.progress(count)
-    replay.finish()
+    try:
+        count = _replayed(request, repo, history, head, hide, replay)
+    finally:
+        replay.ahead.close()  # the helper process is gone on every path
     known = sink.agents | set(replay.agents)
     unknown = [name for name in request.agents if name not in known]
     if unknown:
@@ -99,6 +91,25 @@ def _walk(
         else [event for event in sink.events if _selected(event, request)]
     )
     return AuditResult(kept, replay.notes, count, replay.latest, replay.history_cut, request.as_of)
+
+
+def _replayed(
+    request: AuditRequest, repo: Any, history: History, head: str, hide: str | None, replay: Replay
+) -> int:
+    """Walk the history into ``replay``; the number of commits walked."""
+    if hide:
+        replay.baseline(hide, history.files(repo.repo[hide].tree))
+    count = 0
+    for step in history.steps(head, hide, first_parent=not request.all_parents):
+        count += 1
+        if step.side:
+            replay.apply_side(step)
+        else:
+            replay.apply(step)
+        if request.progress and count % 500 == 0:
+            request.progress(count)
+    replay.finish()
+    return count
 
 
 def watched_folders(history: History, head: str, hide: str | None, first_parent: bool) -> list[str]:

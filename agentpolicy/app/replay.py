@@ -24,6 +24,7 @@ from agentpolicy.app.replay_entries import ReviewLedger, is_review_path
 from agentpolicy.app.replay_events import FileProblems, change_event, entry_lost, trust_root_event
 from agentpolicy.app.replay_trust import ReplayTrust, signer_files, signers_touched
 from agentpolicy.cache.derived import AgentDigestCache
+from agentpolicy.cache.parsed_ahead import ParsedAhead
 from agentpolicy.errors import AgentPolicyError
 from agentpolicy.git.history import CommitStep, FileDelta, History
 from agentpolicy.model.changes import AgentChange, AgentState, compare
@@ -45,14 +46,15 @@ class Replay:
         self.exists = False  # no commit applied yet: the first one bootstraps like `check` does
         self.files: dict[str, str] = {}  # watched path -> blob id
         self.agents: dict[str, AgentState] = {}
-        self.ledger = ReviewLedger(history.blob)
+        self.ahead = ParsedAhead(history.git.path)  # a big commit's files parsed on the other core
+        self.ledger = ReviewLedger(history.blob, self.ahead)
         self.trust = ReplayTrust(history.blob)
         self.problems = FileProblems()
         self.approvals = Approvals(self.ledger, self.trust, self.sink.final)
         self.latest = self.approvals.latest  # the last event of each agent (status reads it)
         self.notes: list[AuditNote] = []
         self.history_cut = False  # a shallow clone: what came before is unknown
-        self.index = AgentIndex(history.blob, AgentDigestCache.open(history.git.path))
+        self.index = AgentIndex(history.blob, AgentDigestCache.open(history.git.path), self.ahead)
 
     def _load_config(self, commit: str, files: dict[str, str], fallback: Config) -> Config:
         """The configuration of a commit with its packs; one that cannot be read keeps ``fallback``."""
@@ -133,6 +135,8 @@ class Replay:
                     "taken as a starting point, not as events",
                 )
             )
+        if len(step.deltas) >= self.ahead.min_batch:
+            self.ahead.submit(_in_likely_order(step.deltas, self.config))
         before_config, before_agents, existed = self.config, self.agents, self.exists
         before_files = signer_files(before_config, self.files)  # the before side's, before they change
         self.ledger.start_commit()
@@ -318,6 +322,14 @@ class Replay:
             and change.governed
         ]
         self._made(self.approvals.judge_side(step, changes, config, parent_files, files))
+
+
+def _in_likely_order(deltas: list[FileDelta], config: Config) -> list[str]:
+    """A commit's new blobs in the order the replay reads them: review entries as listed, then
+    the agent files by path (the helper parses from the end, this process from the start)."""
+    entries = [d.new_id for d in deltas if d.new_id and is_review_path(d.new_path, config)]
+    others = sorted((d.new_path, d.new_id) for d in deltas if d.new_id and d.new_path)
+    return [*entries, *(blob for _, blob in others)]
 
 
 def _identity(state: AgentState | None) -> tuple[str, str] | None:

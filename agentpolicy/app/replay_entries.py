@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from agentpolicy.cache.parsed_ahead import ParsedAhead
+from agentpolicy.model.yamlload import NOT_PARSED
 from agentpolicy.review.entries import ReviewEntry, entry_folder, load_review
 from agentpolicy.rules.config import Config
 
@@ -26,8 +28,9 @@ def is_review_path(path: str | None, config: Config) -> bool:
 class ReviewLedger:
     """The entries of the current state, by path and by agent, and what the commit being applied changed."""
 
-    def __init__(self, blob: Callable[[str], bytes]) -> None:
+    def __init__(self, blob: Callable[[str], bytes], ahead: ParsedAhead | None = None) -> None:
         self.blob = blob
+        self.ahead = ahead
         self.entries: Held = {}
         self.removed: Held = {}  # entries the commit being applied removed or replaced
         self.arrived: set[str] = set()  # agents whose entries the commit being applied added
@@ -37,7 +40,8 @@ class ReviewLedger:
     def entry(self, path: str, blob: str) -> ReviewEntry | None:
         """The entry a blob holds, parsed once per blob for the whole walk."""
         if blob not in self._parsed:
-            entry, _ = load_review(path, self.blob(blob))
+            parsed = self.ahead.take(blob) if self.ahead else NOT_PARSED
+            entry, _ = load_review(path, self.blob(blob), parsed)
             self._parsed[blob] = entry
         return self._parsed[blob]
 

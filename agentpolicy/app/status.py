@@ -6,13 +6,16 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from agentpolicy.app.reattest import review_every
+from agentpolicy.cache.parsed_ahead import ParsedAhead
 from agentpolicy.model.digest import agent_digest
 from agentpolicy.model.document import ERROR, Finding, LoadResult
 from agentpolicy.results.status import GAP_LABELS, AgentStatus
-from agentpolicy.rules.config import CONFIG_PATH, load_config
+from agentpolicy.rules.config import CONFIG_PATH, Config, load_config
 from agentpolicy.rules.engine import check_loaded, load_agent
 
 if TYPE_CHECKING:
+    from agentpolicy.files.snapshot import Snapshot
+    from agentpolicy.git.repo import Repo
     from agentpolicy.results.audit import AuditEvent, AuditResult
 
 
@@ -40,10 +43,7 @@ def run_status(
     today = (as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
     snapshot = repo.revision_snapshot(commit, rev)
     config = load_config(snapshot.read(CONFIG_PATH)).with_packs(snapshot)
-    files = snapshot.files(config.agents)
-    loaded = [
-        load_agent(path, snapshot.read(path), is_link=entry.is_link) for path, entry in sorted(files.items())
-    ]
+    loaded = _load_agents(repo, snapshot, config)
     findings = check_loaded(loaded, config)
     verdicts = (audit or run_audit(AuditRequest(rev=commit, start=start), events="latest")).latest or {}
     by_path: dict[str, list[Finding]] = {}
@@ -79,6 +79,20 @@ def run_status(
             _review_fields(status, event, review_every(data, config), today)
         board.append(status)
     return sorted(board, key=lambda status: status.name)
+
+
+def _load_agents(repo: Repo, snapshot: Snapshot, config: Config) -> list[LoadResult]:
+    """Every agent file of the snapshot, loaded; a big tree is parsed on both cores."""
+    files = sorted(snapshot.files(config.agents).items())
+    ahead = ParsedAhead(repo.repo.path)
+    try:
+        ahead.submit(entry.key for _, entry in files if not entry.is_link)
+        return [
+            load_agent(path, snapshot.read(path), is_link=entry.is_link, parsed=ahead.take(entry.key))
+            for path, entry in files
+        ]
+    finally:
+        ahead.close()
 
 
 def _review_fields(status: AgentStatus, event: AuditEvent, every: int | None, today: dt.date) -> None:

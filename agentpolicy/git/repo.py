@@ -31,6 +31,16 @@ PACK_WINDOW = 256 * 1024
 PACK_MAPPED_LIMIT = 1024 * 1024
 
 
+def open_git_dir(git_dir: str) -> Any:
+    """The pygit2 repository at a git directory already found by `Repo` (a helper process
+    reading the same objects), with the same pack settings."""
+    import pygit2
+
+    pygit2.settings.mwindow_size = PACK_WINDOW
+    pygit2.settings.mwindow_mapped_limit = PACK_MAPPED_LIMIT
+    return pygit2.Repository(git_dir)
+
+
 class Repo:
     """A thin, typed façade over one pygit2 repository."""
 

@@ -13,19 +13,17 @@ from typing import Any
 import yaml
 
 from agentpolicy.model.document import ERROR, Document, Finding, JsonPath, LoadResult, Position
-
-try:  # the C parser is ~10x faster; the pure one behaves the same
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from agentpolicy.model.yamlfast import CONSTRUCTOR as _CONSTRUCTOR
+from agentpolicy.model.yamlfast import MAX_DEPTH, NOT_PARSED, PLAIN_TAGS, YAML_TAG, fast_parse
+from agentpolicy.model.yamlfast import Loader as _Loader
 
 MAX_BYTES = 1024 * 1024
-MAX_DEPTH = 64
 RULE_SYNTAX = "AP001"
 RULE_DUPLICATE = "AP002"
 
-_T = "tag:yaml.org,2002:"
-_PLAIN_TAGS = {_T + "str", _T + "int", _T + "float", _T + "bool", _T + "null", _T + "timestamp"}
+_T = YAML_TAG
+_PLAIN_TAGS = PLAIN_TAGS
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "NOT_PARSED", "fast_data", "load_yaml", "locate"]
 
 
 class _Refused(Exception):
@@ -156,9 +154,6 @@ class _Builder:
         return result
 
 
-_CONSTRUCTOR = yaml.SafeLoader("")
-
-
 def _decode(raw: bytes) -> str:
     if b"\x00" in raw:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -187,81 +182,6 @@ def _decode(raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-class _FastLoader(_Loader):
-    """PyYAML's C parser and composer, with scalar resolution remembered: the same plain
-    scalars (keys, `true`, action names) recur in every file, and PyYAML tries each of its
-    regular expressions on each of them. Path resolvers, which would make resolution depend
-    on where a scalar sits, are not used by the safe loader; without them it is a pure
-    function of the scalar."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        if kind is not yaml.ScalarNode:
-            return self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG
-        if not implicit[0]:
-            return self.DEFAULT_SCALAR_TAG
-        key = (value, implicit[1])
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-            if len(_RESOLVED) >= _RESOLVED_SLOTS:
-                _RESOLVED.clear()
-            _RESOLVED[key] = tag
-        return tag
-
-
-_RESOLVED: dict[tuple[str, bool], str] = {}
-_RESOLVED_SLOTS = 4096
-_STR, _SEQ, _MAP = _T + "str", _T + "seq", _T + "map"
-_SCALAR_CONSTRUCTORS = {tag: yaml.SafeLoader.yaml_constructors[tag] for tag in _PLAIN_TAGS - {_STR}}
-
-
-class _Fallback(Exception):
-    pass
-
-
-def _plain(node: yaml.Node, seen: set[int], depth: int) -> Any:
-    """Plain data from a composed node, built directly (PyYAML's constructors go through
-    generators and a table per node): strings, numbers, booleans, null, timestamps, lists
-    and mappings with unique string keys, at most MAX_DEPTH deep. Anything else (a tag, an
-    alias, a merge key, a NaN) is a `_Fallback`: the positional path then explains it."""
-    if depth > MAX_DEPTH or id(node) in seen:
-        raise _Fallback
-    seen.add(id(node))
-    tag = node.tag
-    if tag == _STR and type(node) is yaml.ScalarNode:
-        return node.value
-    if tag == _MAP and type(node) is yaml.MappingNode:
-        mapping: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag != _STR or type(key_node) is not yaml.ScalarNode or key_node.value in mapping:
-                raise _Fallback
-            mapping[key_node.value] = _plain(value_node, seen, depth + 1)
-        return mapping
-    if tag == _SEQ and type(node) is yaml.SequenceNode:
-        return [_plain(item, seen, depth + 1) for item in node.value]
-    constructor = _SCALAR_CONSTRUCTORS.get(tag)
-    if constructor is None or type(node) is not yaml.ScalarNode:
-        raise _Fallback
-    value = constructor(_CONSTRUCTOR, node)
-    if isinstance(value, float) and value != value:  # NaN: kept as its text, as the positional path does
-        raise _Fallback
-    return value
-
-
-def _fast(text: str) -> Any:
-    """The document's plain data, or None: the positional path then loads or refuses it."""
-    loader = _FastLoader(text)
-    try:
-        node = loader.get_single_node()
-        return None if node is None else _plain(node, set(), 0)
-    except (_Fallback, yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError):
-        return None
-    finally:
-        loader.dispose()
-
-
 def locate(text: str) -> tuple[dict[JsonPath, Position], dict[JsonPath, Position], dict[JsonPath, str]]:
     """Positions of every node of a document that already loaded cleanly."""
     builder = _Builder()
@@ -271,8 +191,24 @@ def locate(text: str) -> tuple[dict[JsonPath, Position], dict[JsonPath, Position
     return builder.positions, builder.key_positions, builder.raw_scalars
 
 
-def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> LoadResult:
-    """Turn ``raw`` into a :class:`Document`, or into findings that say why not."""
+def fast_data(raw: bytes) -> Any:
+    """What `load_yaml`'s fast path makes of ``raw`` (its plain data), or ``NOT_PARSED`` when
+    that path would not decide it (too big, not UTF-8, anything for the positional path).
+    A helper process parses batches with it ahead of need (``cache/parsed_ahead``)."""
+    if len(raw) > MAX_BYTES:
+        return NOT_PARSED
+    try:
+        data = fast_parse(_decode(raw))
+    except _Refused:
+        return NOT_PARSED
+    return NOT_PARSED if data is None else data
+
+
+def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES, parsed: Any = NOT_PARSED) -> LoadResult:
+    """Turn ``raw`` into a :class:`Document`, or into findings that say why not.
+
+    ``parsed``: what `fast_data` made of these very bytes elsewhere (a helper process), used
+    instead of parsing them again; every check but the parse itself still runs here."""
     try:
         if len(raw) > max_bytes:
             raise _Refused(
@@ -282,7 +218,7 @@ def load_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> LoadResul
                 1,
             )
         text = _decode(raw)
-        data = _fast(text)
+        data = fast_parse(text) if parsed is NOT_PARSED else parsed
         if data is not None:
             return LoadResult(Document(path, data, text))
         nodes = _compose_all(text)

@@ -17,7 +17,7 @@ from agentpolicy.files.filenames import display_path, rename_hint, unsafe_name
 from agentpolicy.model.digest import canonical_json
 from agentpolicy.model.document import ERROR, Document, Finding
 from agentpolicy.model.schemas import schema_errors
-from agentpolicy.model.yamlload import load_yaml
+from agentpolicy.model.yamlload import NOT_PARSED, load_yaml
 
 SIGNED_FIELDS = (
     "apiVersion",
@@ -108,18 +108,21 @@ def signed_payload(data: dict[str, Any]) -> bytes:
     return (canonical_json(fields) + "\n").encode("utf-8")
 
 
-def load_review(path: str, raw: bytes | None) -> tuple[ReviewEntry | None, list[Finding]]:
-    entry, problems = _load_review(path, raw)
+def load_review(
+    path: str, raw: bytes | None, parsed: Any = NOT_PARSED
+) -> tuple[ReviewEntry | None, list[Finding]]:
+    """An entry and the problems with it; ``parsed``: see `load_yaml`."""
+    entry, problems = _load_review(path, raw, parsed)
     if unsafe_name(path):  # still loaded: a rejection in it keeps blocking
         message = f"review entry name {display_path(path)} holds control characters or non-UTF-8 bytes"
         problems.insert(0, _invalid(path, 1, 1, message, rename_hint(path)))
     return entry, problems
 
 
-def _load_review(path: str, raw: bytes | None) -> tuple[ReviewEntry | None, list[Finding]]:
+def _load_review(path: str, raw: bytes | None, parsed: Any) -> tuple[ReviewEntry | None, list[Finding]]:
     if raw is None:
         return None, [_invalid(path, 1, 1, "review entry cannot be read", "check the file")]
-    loaded = load_yaml(path, raw)
+    loaded = load_yaml(path, raw, parsed=parsed)
     if loaded.document is None:
         return None, [_retag(finding) for finding in loaded.findings]
     data = loaded.document.data

@@ -7,11 +7,12 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from agentpolicy.files.filenames import display_path, rename_hint, unsafe_name
 from agentpolicy.model.conflicts import CONFLICT_HINT, conflict_line
 from agentpolicy.model.document import ERROR, Document, Finding, LoadResult
-from agentpolicy.model.yamlload import MAX_BYTES, load_yaml
+from agentpolicy.model.yamlload import MAX_BYTES, NOT_PARSED, load_yaml
 from agentpolicy.rules.agent_rules import check_actions, check_owner
 from agentpolicy.rules.catalog import PYTHON_RULES
 from agentpolicy.rules.config import Config
@@ -20,8 +21,11 @@ from agentpolicy.rules.declarative import builtin_declarative_rules
 from agentpolicy.rules.schema_rule import check_schema
 
 
-def load_agent(path: str, raw: bytes | None, *, is_link: bool = False) -> LoadResult:
-    """Load one agent file; a symlink or a vanished file is a finding, not a crash."""
+def load_agent(
+    path: str, raw: bytes | None, *, is_link: bool = False, parsed: Any = NOT_PARSED
+) -> LoadResult:
+    """Load one agent file; a symlink or a vanished file is a finding, not a crash. ``parsed``:
+    see `load_yaml`."""
     if is_link:
         return LoadResult(
             None,
@@ -42,7 +46,7 @@ def load_agent(path: str, raw: bytes | None, *, is_link: bool = False) -> LoadRe
             path, f"merge conflict in {shown}: resolve it", CONFLICT_HINT.format(path=shown)
         )
         return LoadResult(None, [replace(found, line=conflict)])
-    result = load_yaml(path, raw)
+    result = load_yaml(path, raw, parsed=parsed)
     if result.document is not None and not isinstance(result.document.data, dict):
         return LoadResult(
             None,
