@@ -146,3 +146,25 @@ def test_a_damaged_tree_row_is_a_miss(repo: GitRepo) -> None:
         connection.execute("UPDATE trees SET payload = replace(payload, 'broken', 'brokem')")
     connection.close()
     assert _staged_json(repo) == expected
+
+
+def test_the_stored_tree_result_says_whether_an_agent_mentions_review_every(repo: GitRepo) -> None:
+    """`check` looks for overdue re-attestations only where someone opted in; the tree result
+    answers that without reading every agent blob, and must agree with reading them."""
+    from agentpolicy.app.tree_verdicts import opted_in
+    from agentpolicy.git.repo import Repo
+
+    _repository(repo)
+    repo.write("notes.txt", "unrelated\n")
+    repo.stage()
+    _cold(repo)
+    config = load_config((repo.path / ".agentpolicy.yaml").read_bytes())
+    head = Repo(str(repo.path))
+    assert opted_in(head.head_snapshot(), config, head.repo.path) is False
+    repo.write("agents/a3.yaml", agent_yaml(name="a3") + "  review_every: 30d\n")
+    repo.commit("a3 opts in")
+    repo.write("notes.txt", "again\n")
+    repo.stage()
+    _staged_json(repo)
+    head = Repo(str(repo.path))
+    assert opted_in(head.head_snapshot(), config, head.repo.path) is True

@@ -7,7 +7,6 @@ this diff, whose cost follows the change, not the size of the trees.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from agentpolicy.errors import GitError
@@ -18,7 +17,7 @@ from agentpolicy.git.objects import get_object, reading
 LINK_MODE = 0o120000
 GITLINK_MODE = 0o160000
 _NO_ID = b"\0" * 20
-_OBJECT_ID = re.compile("[0-9a-f]{40}")
+_HEX = frozenset("0123456789abcdef")
 
 
 def entry_of(path: str, object_id: Any, mode: int) -> FileEntry:
@@ -55,7 +54,7 @@ def _tree(repo: Any, object_id: str | None) -> Any:
 
     if object_id is None:
         return None
-    if not isinstance(object_id, str) or not _OBJECT_ID.fullmatch(object_id):
+    if not isinstance(object_id, str) or len(object_id) != 40 or not _HEX.issuperset(object_id):
         raise GitError(f"not an object id: {object_id!r}", "")
     found = get_object(repo, object_id)
     if not isinstance(found, pygit2.Tree):
