@@ -168,3 +168,24 @@ def test_the_stored_tree_result_says_whether_an_agent_mentions_review_every(repo
     _staged_json(repo)
     head = Repo(str(repo.path))
     assert opted_in(head.head_snapshot(), config, head.repo.path) is True
+
+
+def test_attack_a_row_that_leaves_out_a_file_does_not_hide_its_staged_deletion(repo: GitRepo) -> None:
+    """A row sealed under the right key (someone writing .git on purpose) can misstate the
+    unchanged files, as a per-file row can; what the staged change does is read from git."""
+    _repository(repo)
+    (repo.path / "agents" / "a0.yaml").unlink()
+    repo.stage()
+    expected = _cold(repo)
+    assert expected[0] == 1 and "a0" in expected[1]
+    policy, tree = _scope(repo)
+    shutil.rmtree(repo.path / ".git" / "agentpolicy", ignore_errors=True)
+    cache = DerivedCache.open(str(repo.path / ".git"), policy)
+    assert cache is not None
+    others = ["agents/a1.yaml", "agents/a2.yaml"]
+    forged = {"paths": "\0".join(others), "names": ["a1", "a2"], "flags": "00", "findings": {}}
+    cache.put_tree(SCOPE, json.dumps([["agents/", tree]]), json.dumps(forged))
+    cache.close()
+    code, out = _staged_json(repo)
+    assert code == 1
+    assert json.loads(out)["changes"] == json.loads(expected[1])["changes"]

@@ -168,7 +168,9 @@ def _with_staged(
     """The index's agent files: HEAD's, with the staged changes the globs match."""
     touched = {path for path in staged if matches(path, globs)}
     after_entries = {path: entry for path in sorted(touched) if (entry := staged[path]) is not None}
-    before_entries = {path: entry for path in touched if path in files and (entry := before.entry(path))}
+    # What the staged changes change is read from git, never from the stored row: a row that
+    # left a file out must not turn its deletion or edit into no change at all.
+    before_entries = {path: entry for path in touched if (entry := before.entry(path))}
     changed_after = {
         path for path, entry in after_entries.items() if before_entries.get(path, _NONE).key != entry.key
     }
