@@ -110,17 +110,17 @@ def test_attack_cache_rows_written_by_other_code_do_not_change_verdicts(repo: Gi
     blob = repo.git("rev-parse", "HEAD:agents/x.yaml").strip()
     repo.write("notes.txt", "unrelated\n")
     repo.stage()
-    database = repo.path / ".git" / "agentpolicy" / "derived-v3.sqlite3"
+    database = repo.path / ".git" / "agentpolicy" / "derived-v4.sqlite3"
     database.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(database) as connection:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, name TEXT, findings TEXT, "
-            "seal TEXT, PRIMARY KEY (policy, blob)) WITHOUT ROWID"
+            "mentions TEXT, seal TEXT, PRIMARY KEY (policy, blob)) WITHOUT ROWID"
         )
         for key in (_old_policy_key(), hashlib.sha256(__version__.encode()).hexdigest(), __version__):
             connection.execute(  # sealed as the real code seals rows: only the key keeps them out
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, NULL, ?)",
-                (key, blob, "x", _seal(key, blob, "x", None)),
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, NULL, '0', ?)",
+                (key, blob, "x", _seal(key, blob, "x", None, "0")),
             )
     connection.close()
     done = repo.ap("check", "--staged")  # the hook takes unchanged files' verdicts from the cache
@@ -135,7 +135,7 @@ def test_attack_audit_cache_planted_under_the_version_key_does_not_hide_a_change
     repo.commit("expand autonomy", author="Eve Sneaky <eve@example.com>")
     expanded_blob = repo.git("rev-parse", "HEAD:agents/billing-cycle.yaml").strip()
     approved = yaml.safe_load(BILLING)
-    database = repo.path / ".git" / "agentpolicy" / "derived-v3.sqlite3"
+    database = repo.path / ".git" / "agentpolicy" / "derived-v4.sqlite3"
     database.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(database) as connection:
         connection.execute(

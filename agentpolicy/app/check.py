@@ -7,22 +7,21 @@ HEAD (the pre-commit hook), and merge-base(base, head) vs head (pull requests).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agentpolicy.app.file_verdicts import AgentFiles, walked_agent_files
 from agentpolicy.errors import ConfigError, GitError
-from agentpolicy.files.snapshot import FileEntry, FolderSnapshot, Snapshot
+from agentpolicy.files.snapshot import FolderSnapshot, Snapshot
 from agentpolicy.model.changes import AgentChange, AgentState, diff_agents
 from agentpolicy.model.document import Document, LoadResult
 from agentpolicy.results.check import CheckResult
 from agentpolicy.rules.config import CONFIG_PATH, Config, load_config
 from agentpolicy.rules.engine import (
-    FileVerdict,
     agent_names,
     check_file_names,
     check_files,
     check_unique_names,
-    judge_file,
     load_agent,
 )
 
@@ -116,35 +115,6 @@ def _snapshots(repo: Repo, request: CheckRequest) -> tuple[Snapshot, Snapshot, A
     return before, after, UserAuthors(repo), None
 
 
-def _policy_verdicts(
-    after: Snapshot, files: dict[str, FileEntry], changed: set[str], config: Config, git_dir: str | None
-) -> tuple[list[FileVerdict], dict[str, LoadResult]]:
-    """Per-file verdicts for every agent file; unchanged blobs come from the derived cache."""
-    from agentpolicy.cache.derived import DerivedCache, policy_key
-
-    cache = DerivedCache.open(git_dir, policy_key(config)) if git_dir else None
-    # Changed files are judged afresh (their documents are needed for the diff), but a row already
-    # stored for the same blob (a hook run again on the same staged content) is not written again:
-    # a write is a transaction and a sync to disk, the largest single cost of a hook run.
-    cached = cache.get_many(sorted({e.key for e in files.values()})) if cache else {}
-    verdicts: list[FileVerdict] = []
-    loaded: dict[str, LoadResult] = {}
-    for path, entry in files.items():
-        hit = cached.get(entry.key) if path not in changed and not entry.is_link else None
-        if hit is not None:
-            name, findings = hit
-            verdicts.append(FileVerdict(path, name, [replace(f, path=path) for f in findings]))
-            continue
-        loaded[path] = load_agent(path, after.read(path), is_link=entry.is_link)
-        verdict = judge_file(loaded[path], config)
-        verdicts.append(verdict)
-        if cache is not None and not entry.is_link and entry.key not in cached:
-            cache.put(entry.key, verdict.name, verdict.findings)
-    if cache is not None:
-        cache.close()
-    return verdicts, loaded
-
-
 def compare_snapshots(
     mode: str,
     before: Snapshot,
@@ -166,21 +136,14 @@ def compare_snapshots(
     # side's configuration makes an agent is new to the gate: widening the globs must not slip
     # existing, never-reviewed files in.
     globs = tuple(dict.fromkeys((*config.agents, *(tip_config.agents if tip_config else ()))))
-    after_files = after.files(governed_globs(globs, after))
-    before_files = before.files(globs)
-    changed_after = {p for p, e in after_files.items() if before_files.get(p, _NONE).key != e.key}
-    changed_before = {p for p, e in before_files.items() if after_files.get(p, _NONE).key != e.key}
-    verdicts, loaded_after = _policy_verdicts(after, after_files, changed_after, config, git_dir)
+    files = _agent_files(before, after, globs, config, git_dir, tip)
+    verdicts, loaded_after, changed_after = files.verdicts, files.loaded_after, files.changed_after
     policy_findings = [f for verdict in verdicts for f in verdict.findings]
     policy_findings += check_unique_names(verdicts, lambda path: load_agent(path, after.read(path)).document)
-    policy_findings += check_file_names(after_files)
+    policy_findings += check_file_names(files.paths)
     after_states = _states({p: loaded_after[p] for p in changed_after})
     before_states = _states(
-        {
-            p: load_agent(p, before.read(p), is_link=e.is_link)
-            for p, e in before_files.items()
-            if p in changed_before
-        }
+        {p: load_agent(p, before.read(p), is_link=is_link) for p, is_link in files.changed_before.items()}
     )
     # An agent whose file is still there but no longer loads (broken YAML, a merge conflict) has
     # not been deleted: its AP001 error (locked, never waivable) already fails the change, and
@@ -210,13 +173,33 @@ def compare_snapshots(
     return CheckResult(
         mode,
         findings,
-        len(after_files),
+        len(files.paths),
         gate.summaries,
         notes,
         agents,
         tuple(rule.info for rule in config.pack_rules),
         gate.trust_root_approved,
     )
+
+
+def _agent_files(
+    before: Snapshot,
+    after: Snapshot,
+    globs: tuple[str, ...],
+    config: Config,
+    git_dir: str | None,
+    tip: Snapshot | None,
+) -> AgentFiles:
+    """The after side's agent files and verdicts: for the hook, from HEAD's whole-tree result when
+    the globs are the same on both sides; else (or when in doubt) by walking both snapshots."""
+    after_globs = governed_globs(globs, after)
+    if tip is None and after_globs == globs:
+        from agentpolicy.app.tree_verdicts import staged_agent_files
+
+        found = staged_agent_files(before, after, globs, config, git_dir)
+        if found is not None:
+            return found
+    return walked_agent_files(before, after, globs, after_globs, git_dir, config)
 
 
 def governed_globs(globs: tuple[str, ...], after: Snapshot) -> tuple[str, ...]:
@@ -226,9 +209,6 @@ def governed_globs(globs: tuple[str, ...], after: Snapshot) -> tuple[str, ...]:
     except ConfigError:
         return globs
     return tuple(dict.fromkeys((*globs, *proposed)))
-
-
-_NONE = FileEntry("", "")
 
 
 def _trust_root_config(before: Snapshot, after: Snapshot, notes: list[str]) -> Config:

@@ -107,5 +107,12 @@ def review_due_findings(repo: Any, rev: str, config: Config, changing: set[str],
 def _opted_in(repo: Any, rev: str, config: Config) -> bool:
     if config.review_every is not None:
         return True
+    from agentpolicy.app.tree_verdicts import opted_in
+
     snapshot = repo.revision_snapshot(repo.resolve(rev), rev)
+    # The check just stored this tree's result, which says per file whether it mentions
+    # `review_every`; only without one is every agent blob read.
+    stored = opted_in(snapshot, config, repo.repo.path)
+    if stored is not None:
+        return stored
     return any(b"review_every" in (snapshot.read(path) or b"") for path in snapshot.files(config.agents))

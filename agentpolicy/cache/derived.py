@@ -19,16 +19,15 @@ compute it too (docs/security.md, "Not defended").
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
-import sys
 from typing import Any
 
+from agentpolicy.cache.code_key import code_digest as code_digest  # re-exported: its users import it here
 from agentpolicy.model.document import Finding
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _CACHE_ERRORS: tuple[type[Exception], ...] = (
     KeyError,
     ValueError,
@@ -87,110 +86,120 @@ def _flush(connection: Any, insert: str, rows: list[Any]) -> None:
 
 
 class DerivedCache:
+    """Per-blob verdicts (``results``) and, for the hook, whole-tree results (``trees``): the
+    agent files of one tree and their verdicts in one sealed row (see ``app/tree_verdicts``)."""
+
+    KEEP_TREES = 4  # newest tree rows kept per scope: enough to derive the next HEAD's
+
     def __init__(self, connection: Any, policy: str) -> None:
         self.connection = connection
         self.policy = policy
-        self.pending: list[tuple[str, str, str | None, str | None, str]] = []
+        self.pending: list[tuple[str, str, str | None, str | None, str, str]] = []
 
     @classmethod
     def open(cls, git_dir: str, policy: str) -> DerivedCache | None:
         connection = _connect(
             git_dir,
             "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, name TEXT, findings TEXT, "
-            "seal TEXT, PRIMARY KEY (policy, blob)) WITHOUT ROWID",
+            "mentions TEXT, seal TEXT, PRIMARY KEY (policy, blob)) WITHOUT ROWID",
         )
-        return cls(connection, policy) if connection else None
-
-    def get_many(self, blobs: list[str]) -> dict[str, tuple[str | None, list[Finding]]]:
-        """One query for the whole policy; clean files (no findings) need no decoding."""
-
-        wanted = set(blobs)
-        found: dict[str, tuple[str | None, list[Finding]]] = {}
+        if connection is None:
+            return None
         try:
-            rows = self.connection.execute(
-                "SELECT blob, name, findings, seal FROM results WHERE policy = ?", (self.policy,)
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS trees (policy TEXT, scope TEXT, tree TEXT, payload TEXT, "
+                "seal TEXT, written INTEGER, PRIMARY KEY (policy, scope, tree)) WITHOUT ROWID"
             )
-            for raw_blob, raw_name, raw_findings, raw_seal in rows:
+        except _failures():
+            _flush(connection, "", [])
+            return None
+        return cls(connection, policy)
+
+    def get_many(self, blobs: list[str]) -> dict[str, tuple[str | None, list[Finding], bool]]:
+        """(name, findings, whether the blob mentions `review_every`) per blob found. A few
+        blobs are looked up by key; many in one scan of the policy's rows, where clean files
+        (no findings) need no decoding."""
+        wanted = set(blobs)
+        found: dict[str, tuple[str | None, list[Finding], bool]] = {}
+        if not wanted:
+            return found
+        try:
+            if len(wanted) <= 64:
+                marks = ", ".join("?" * len(wanted))
+                rows = self.connection.execute(
+                    "SELECT blob, name, findings, mentions, seal FROM results "
+                    f"WHERE policy = ? AND blob IN ({marks})",
+                    (self.policy, *sorted(wanted)),
+                )
+            else:
+                rows = self.connection.execute(
+                    "SELECT blob, name, findings, mentions, seal FROM results WHERE policy = ?",
+                    (self.policy,),
+                )
+            for raw_blob, raw_name, raw_findings, raw_mentions, raw_seal in rows:
                 blob = _text(raw_blob)
                 if blob not in wanted:
                     continue
-                name, findings, seal = _text(raw_name), _text(raw_findings), _text(raw_seal)
-                if seal != _seal(self.policy, blob, name, findings):
+                name, findings, mentions = _text(raw_name), _text(raw_findings), _text(raw_mentions)
+                if mentions not in ("0", "1") or _text(raw_seal) != _seal(
+                    self.policy, blob, name, findings, mentions
+                ):
                     continue
-                decoded = _decode(name, findings)
+                decoded = decode_verdict(name, findings)
                 if decoded is not None:
-                    found[blob] = decoded
+                    found[blob] = (*decoded, mentions == "1")
         except _failures():
             return {}
         return found
 
-    def put(self, blob: str, name: str | None, findings: list[Finding]) -> None:
-        payload = (
-            json.dumps([[f.line, f.column, f.rule, f.severity, f.message, f.hint] for f in findings])
-            if findings
-            else None
+    def put(self, blob: str, name: str | None, findings: list[Finding], mentions: bool) -> None:
+        payload = encode_findings(findings)
+        flag = "1" if mentions else "0"
+        self.pending.append(
+            (self.policy, blob, name, payload, flag, _seal(self.policy, blob, name, payload, flag))
         )
-        self.pending.append((self.policy, blob, name, payload, _seal(self.policy, blob, name, payload)))
+
+    def get_tree(self, scope: str, tree: str | None = None) -> tuple[str, str] | None:
+        """(tree, payload) of the row for ``tree`` in ``scope``, or of the newest row when
+        ``tree`` is None; None when there is none, or it is damaged."""
+        query = "SELECT tree, payload, seal FROM trees WHERE policy = ? AND scope = ?"
+        try:
+            if tree is None:
+                raw = self.connection.execute(f"{query} ORDER BY written DESC LIMIT 1", (self.policy, scope))
+            else:
+                raw = self.connection.execute(f"{query} AND tree = ?", (self.policy, scope, tree))
+            row = raw.fetchone()
+        except _failures():
+            return None
+        if row is None:
+            return None
+        found, payload, seal = (_text(value) for value in row)
+        if found is None or payload is None or seal != _seal(self.policy, scope, found, payload):
+            return None
+        return found, payload
+
+    def put_tree(self, scope: str, tree: str, payload: str) -> None:
+        """Store a tree's row now (one transaction), keeping the newest ``KEEP_TREES`` of the scope."""
+        import time
+
+        row = (self.policy, scope, tree, payload, _seal(self.policy, scope, tree, payload), time.time_ns())
+        with contextlib.suppress(*_failures()), self.connection:
+            self.connection.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?, ?, ?)", row)
+            self.connection.execute(
+                "DELETE FROM trees WHERE scope = ? AND tree NOT IN "
+                "(SELECT tree FROM trees WHERE scope = ? ORDER BY written DESC LIMIT ?)",
+                (scope, scope, self.KEEP_TREES),
+            )
 
     def close(self) -> None:
-        _flush(self.connection, "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", self.pending)
+        _flush(self.connection, "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?)", self.pending)
 
 
-@functools.cache
-def code_digest() -> str:
-    """A digest of the code every cached verdict depends on: the bytes of agentpolicy's own
-    source files and built-in pack, and the versions of Python and the schema libraries.
-
-    Why not ``__version__``: an upgrade without a version bump (an editable install, a
-    patched wheel) would otherwise keep serving verdicts the new code would not give.
-    Computed once per process (~300 KB of files, a few ms) and only when a cache is opened.
-    """
-    from agentpolicy.model.schemas import builtin_pack
-
-    hasher = hashlib.sha256(sys.version.encode())
-    for module, distribution in (("fastjsonschema", "fastjsonschema"), ("jsonschema", "jsonschema")):
-        hasher.update(f"|{_installed_version(module, distribution)}".encode())
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # agentpolicy/, not cache/
-    sources = sorted(
-        os.path.relpath(os.path.join(folder, name), package)
-        for folder, _, names in os.walk(package)
-        for name in names
-        if name.endswith(".py")
-    )
-    for relative in sources:
-        with open(os.path.join(package, relative), "rb") as handle:
-            _hash_file(hasher, f"agentpolicy/{relative}", handle.read())
-    pack = builtin_pack()
-    for folder in ("schemas", "rules"):
-        for entry in sorted((pack / folder).iterdir(), key=lambda e: e.name):
-            if entry.is_file():
-                _hash_file(hasher, f"policies/{folder}/{entry.name}", entry.read_bytes())
-    return hasher.hexdigest()
-
-
-def _installed_version(module: str, distribution: str) -> str:
-    """The library's dist-info folder name (it holds the version), found without importing the
-    library: importlib.metadata costs ~80 ms, more than the hook's whole budget for this."""
-    from importlib.util import find_spec
-
-    spec = find_spec(module)
-    if spec is None or spec.origin is None:
-        return f"{module}=none"
-    site = os.path.dirname(os.path.dirname(spec.origin))
-    try:
-        found = sorted(
-            name
-            for name in os.listdir(site)
-            if name.lower().startswith(f"{distribution.lower()}-") and name.endswith(".dist-info")
-        )
-    except OSError:
-        found = []
-    return ",".join(found) or f"{module}@{spec.origin}"
-
-
-def _hash_file(hasher: Any, name: str, data: bytes) -> None:
-    hasher.update(f"\0{name}\0{len(data)}\0".encode())
-    hasher.update(data)
+def encode_findings(findings: list[Finding]) -> str | None:
+    """A file's findings as stored (None for a clean file); ``decode_verdict`` reads them back."""
+    if not findings:
+        return None
+    return json.dumps([[f.line, f.column, f.rule, f.severity, f.message, f.hint] for f in findings])
 
 
 class AgentDigestCache:
@@ -290,7 +299,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _decode(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
+def decode_verdict(name: Any, payload: Any) -> tuple[str | None, list[Finding]] | None:
     if name is not None and not isinstance(name, str):
         return None
     if payload is None:

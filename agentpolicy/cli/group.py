@@ -7,25 +7,50 @@ Heavy modules are imported inside each command so `--help` stays fast.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
 from agentpolicy import __version__
-from agentpolicy.cli.approve import approve
-from agentpolicy.cli.audit import audit
-from agentpolicy.cli.check import check
-from agentpolicy.cli.conformance import conformance
-from agentpolicy.cli.demo import demo
-from agentpolicy.cli.evidence import evidence
-from agentpolicy.cli.export import export
-from agentpolicy.cli.inventory import inventory
-from agentpolicy.cli.pack_tests import test_packs
-from agentpolicy.cli.rules import rules
-from agentpolicy.cli.scaffold import init, new
-from agentpolicy.cli.schema import schema
-from agentpolicy.cli.status import status
+
+# name -> (module, attribute): each command's module is imported only when that command runs
+# (or when `--help` lists them all), so the hook does not pay for the other thirteen.
+COMMANDS = {
+    "check": ("agentpolicy.cli.check", "check"),
+    "approve": ("agentpolicy.cli.approve", "approve"),
+    "schema": ("agentpolicy.cli.schema", "schema"),
+    "rules": ("agentpolicy.cli.rules", "rules"),
+    "test": ("agentpolicy.cli.pack_tests", "test_packs"),
+    "audit": ("agentpolicy.cli.audit", "audit"),
+    "status": ("agentpolicy.cli.status", "status"),
+    "demo": ("agentpolicy.cli.demo", "demo"),
+    "init": ("agentpolicy.cli.scaffold", "init"),
+    "new": ("agentpolicy.cli.scaffold", "new"),
+    "export": ("agentpolicy.cli.export", "export"),
+    "conformance": ("agentpolicy.cli.conformance", "conformance"),
+    "inventory": ("agentpolicy.cli.inventory", "inventory"),
+    "evidence": ("agentpolicy.cli.evidence", "evidence"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A click group that imports a command's module the first time the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            command: Any = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, "--version", prog_name="agentpolicy", message="%(prog)s %(version)s")
 def main() -> None:
     """Keep each AI agent's five production answers in the repo, and gate changes on signed reviews.
@@ -45,19 +70,3 @@ def main() -> None:
       agentpolicy check --base origin/main   the pull-request check
       agentpolicy approve billing-cycle      write a signed review entry
     """
-
-
-main.add_command(check)
-main.add_command(approve)
-main.add_command(schema)
-main.add_command(rules)
-main.add_command(test_packs)
-main.add_command(audit)
-main.add_command(status)
-main.add_command(demo)
-main.add_command(init)
-main.add_command(new)
-main.add_command(export)
-main.add_command(conformance)
-main.add_command(inventory)
-main.add_command(evidence)

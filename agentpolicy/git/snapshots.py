@@ -16,6 +16,7 @@ from agentpolicy.errors import GitError
 from agentpolicy.files.filenames import display_path, path_bytes, path_key
 from agentpolicy.files.snapshot import FileEntry, Snapshot, outermost
 from agentpolicy.git.objects import blob_data, get_object, reading
+from agentpolicy.git.tree_diff import entry_of
 
 _LINK_MODE = 0o120000
 _TREE_MODE = 0o040000
@@ -74,6 +75,29 @@ class TreeSnapshot(Snapshot):
             else:
                 self._ids[path] = entry.id
                 yield FileEntry(path, str(entry.id), entry.filemode == _LINK_MODE)
+
+    def subtree_ids(self, prefixes: list[str]) -> list[tuple[str, str | None]] | None:
+        """(folder, its tree's id or None) for each outermost prefix; None when one is a
+        submodule or inside one (only a walk says what that means for the globs)."""
+        found: list[tuple[str, str | None]] = []
+        for prefix in outermost(prefixes):
+            with reading():
+                tree = self._subtree(prefix)
+            if isinstance(tree, FileEntry):
+                return None
+            found.append((prefix, None if tree is None else str(tree.id)))
+        return found
+
+    def entry(self, path: str) -> FileEntry | None:
+        """The file at ``path`` (a tree lookup, no walk); None when there is none."""
+        try:
+            with reading():
+                entry = self.tree[path]
+        except KeyError:
+            return None
+        if entry.filemode in (_TREE_MODE, _GITLINK_MODE):
+            return None
+        return FileEntry(path, str(entry.id), entry.filemode == _LINK_MODE)
 
     def read(self, path: str) -> bytes | None:
         if path in self._ids:
@@ -139,6 +163,16 @@ class IndexSnapshot(Snapshot):
                 self._changes[path_key(new.raw_path)] = (new.id, new.mode)
             elif new.raw_path:
                 self._changes.setdefault(path_key(new.raw_path), None)
+
+    def staged_changes(self, base: TreeSnapshot) -> dict[str, FileEntry | None] | None:
+        """What the index changes on top of ``base`` (None: removed), from the diff done in C;
+        None when the index is not described as ``base`` plus changes. Gitlinks included."""
+        if self._base is not base:
+            return None
+        return {
+            path: None if change is None else entry_of(path, *change)
+            for path, change in self._changes.items()
+        }
 
     def _walk(self, prefixes: list[str]) -> Iterator[FileEntry]:
         if self._base is not None:
