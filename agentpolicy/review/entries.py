@@ -32,6 +32,8 @@ SIGNED_FIELDS = (
 )
 RULE_INVALID = "AP204"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_TIME_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19))
+_TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 @dataclass(frozen=True)
@@ -40,27 +42,27 @@ class ReviewEntry:
     data: dict[str, Any]
     document: Document
 
-    @property
+    @functools.cached_property
     def agent(self) -> str:
         return str(self.data["agent"])
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         return str(self.data["version"])
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         return str(self.data["digest"])
 
-    @property
+    @functools.cached_property
     def decision(self) -> str:
         return str(self.data["decision"])
 
-    @property
+    @functools.cached_property
     def reviewer_name(self) -> str:
         return str(self.data["reviewer"]["name"])
 
-    @property
+    @functools.cached_property
     def reviewer_email(self) -> str:
         return str(self.data["reviewer"]["email"])
 
@@ -68,7 +70,7 @@ class ReviewEntry:
     def reviewer(self) -> str:
         return f"{self.reviewer_name} <{self.reviewer_email}>"
 
-    @property
+    @functools.cached_property
     def timestamp(self) -> str:
         return str(self.data["timestamp"])
 
@@ -78,13 +80,17 @@ class ReviewEntry:
         return signature if isinstance(signature, str) else None
 
     def payload(self) -> bytes:
+        return self._payload
+
+    @functools.cached_property
+    def _payload(self) -> bytes:
         return signed_payload(self.data)
 
     @functools.cached_property
     def signed_at(self) -> dt.datetime | None:
         """Parsed once per entry: the judge asks for it several times per event, and
         `strptime` was a tenth of an audit of 20,000 entries."""
-        return _parse_time(self.timestamp)
+        return parse_signed_time(self.timestamp)
 
 
 def signed_time(entry: ReviewEntry) -> dt.datetime | None:
@@ -92,7 +98,29 @@ def signed_time(entry: ReviewEntry) -> dt.datetime | None:
     return entry.signed_at
 
 
-def _parse_time(text: str) -> dt.datetime | None:
+def parse_signed_time(text: str) -> dt.datetime | None:
+    """`strptime(text, TIME_FORMAT)` that must print back as ``text``, without strptime (a
+    tenth of a wide audit's time): the same answers, compared on arbitrary text by a test."""
+    if not _TIME_SHAPE.fullmatch(text):
+        return None
+    try:
+        parsed = dt.datetime(
+            int(text[0:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:19]),
+        )
+    except ValueError:
+        return None
+    if parsed.strftime(TIME_FORMAT) != text:
+        return None
+    return parsed.replace(tzinfo=dt.UTC)
+
+
+def strptime_time(text: str) -> dt.datetime | None:
+    """The definition `parse_signed_time` keeps to (the tests compare the two)."""
     try:
         parsed = dt.datetime.strptime(text, TIME_FORMAT)
     except ValueError:
