@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import shutil
 import time
 from typing import Any
 
@@ -65,7 +66,10 @@ def wide(repo: GitRepo) -> GitRepo:
 
 
 def _everything(repo: GitRepo) -> tuple[str, list[Any]]:
+    """The audit and status, each from an empty derived cache (so every file is parsed)."""
+    shutil.rmtree(repo.path / ".git" / "agentpolicy", ignore_errors=True)
     audit = render_audit(run_audit(AuditRequest(start=str(repo.path))), "json")
+    shutil.rmtree(repo.path / ".git" / "agentpolicy", ignore_errors=True)
     board = [dataclasses.asdict(row) for row in run_status(str(repo.path))]
     return audit, board
 
@@ -78,9 +82,9 @@ def test_a_wide_commit_reads_the_same_with_the_helper_as_without(
     original = ParsedAhead.take
 
     def counted(self: ParsedAhead, blob: str) -> Any:
-        data = original(self, blob)
-        taken.append(data is not NOT_PARSED)
-        return data
+        answer = original(self, blob)
+        taken.append(answer is not None)
+        return answer
 
     monkeypatch.setattr(parsed_ahead, "MIN_BATCH", 1)
     monkeypatch.setattr(parsed_ahead, "WAIT_FOR_HELPER", 30.0)
@@ -107,9 +111,9 @@ def test_the_helper_gives_exactly_what_the_fast_path_makes_of_each_blob(wide: Gi
     ahead = ParsedAhead(git.path, min_batch=1)
     try:
         ahead.submit(blobs)
-        first = NOT_PARSED
+        first = None
         deadline = time.monotonic() + 60
-        while first is NOT_PARSED and time.monotonic() < deadline:
+        while first is None and time.monotonic() < deadline:
             time.sleep(0.02)
             first = ahead.take(parseable[0])
         # fewer blobs than one chunk: the helper's answers for all of them arrived together
@@ -118,8 +122,11 @@ def test_the_helper_gives_exactly_what_the_fast_path_makes_of_each_blob(wide: Gi
     finally:
         ahead.close()
     for blob, raw in blobs.items():
-        assert results[blob] == fast_data(raw)
-        assert results[blob] is not NOT_PARSED or blob not in parseable
+        answer = results[blob]
+        assert (answer.data if answer else NOT_PARSED) == fast_data(raw)
+        assert answer is not None or blob not in parseable
+        if answer is not None and isinstance(answer.data, dict) and "kind" not in answer.data:
+            assert answer.digest == agent_digest(answer.data)
     refused = [blob for blob, raw in blobs.items() if fast_data(raw) is NOT_PARSED]
     assert len(refused) >= 5  # duplicate key, aliases, bad UTF-8, NaN, tag, depth: left to this process
 
@@ -135,3 +142,43 @@ def test_a_helper_that_cannot_start_costs_nothing_but_time(
     monkeypatch.setattr(parsed_ahead, "MIN_BATCH", 1)
     monkeypatch.setattr(multiprocessing, "get_context", no_processes)
     assert _everything(wide) == alone
+
+
+def test_a_long_history_reads_the_same_with_a_helper_walking_ahead(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``FOLLOW_AFTER`` commits a helper walks the rest of the history and parses each new
+    blob before the audit reaches it: agents, entries, hostile files, renames, deletions."""
+    import yaml
+
+    repo.write(".agentpolicy.yaml", "require_signatures: false\n")
+    repo.commit("config")
+    for number in range(12):
+        name = f"agent-{number % 4}"
+        text = agent_yaml(name=name, owner=f"Owner {number}")
+        repo.write(f"agents/{name}.yaml", text)
+        if number % 3 != 2:  # every third change is never approved
+            data = yaml.safe_load(text)
+            entry = _entry(name, str(data["version"]), agent_digest(data), 1 + number % 2)
+            repo.write(f"reviews/{name}/{data['version']}/n{number}.yaml", entry)
+        if number == 6:
+            repo.write("agents/dup.yaml", HOSTILE_AGENTS["agents/dup.yaml"])
+            (repo.path / "agents" / "agent-3.yaml").unlink()
+        if number == 8:
+            (repo.path / "agents" / "agent-2.yaml").rename(repo.path / "agents" / "moved.yaml")
+        repo.commit(f"change {number}", author=f"Author {number % 3} <a{number % 3}@example.com>")
+    alone = _everything(repo)
+    taken: list[bool] = []
+    original = ParsedAhead.take
+
+    def counted(self: ParsedAhead, blob: str) -> Any:
+        answer = original(self, blob)
+        taken.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(parsed_ahead, "FOLLOW_AFTER", 3)
+    monkeypatch.setattr(parsed_ahead, "WAIT_FOR_HELPER", 30.0)
+    monkeypatch.setattr(ParsedAhead, "take", counted)
+    assert _everything(repo) == alone
+    assert sum(taken) >= 10, taken  # the helper answered files the walk reached after commit 3
+    assert not multiprocessing.active_children()

@@ -77,14 +77,17 @@ class AgentIndex:
             state = AgentState(cached_name, Document(path, cached_data))
             state.__dict__["digest"] = digest  # a cached_property, filled from the cache
             return state
-        parsed = self.ahead.take(blob) if self.ahead else NOT_PARSED
-        loaded = load_agent(path, self.read_blob(blob), parsed=parsed)
+        ahead = self.ahead.take(blob) if self.ahead else None
+        loaded = load_agent(path, self.read_blob(blob), parsed=ahead.data if ahead else NOT_PARSED)
         data = loaded.document.data if loaded.document else None
         name = data.get("name") if isinstance(data, dict) else None
         if not (isinstance(name, str) and name and loaded.document):
             reasons = [f"{f.rule} {f.message}" for f in loaded.findings if f.severity == ERROR]
             return "; ".join(reasons) or "it defines no agent: `name` is missing or not a string"
         state = AgentState(name, loaded.document)
+        if ahead is not None and ahead.governed is not None and data is ahead.data:
+            # the helper's digest of these very data (the same functions of the same values)
+            state.__dict__["governed"], state.__dict__["digest"] = ahead.governed, ahead.digest
         if self.digests:
             self.digests.put(blob, name, state.digest, state.data)
         return state

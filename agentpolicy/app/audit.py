@@ -102,6 +102,8 @@ def _replayed(
     count = 0
     for step in history.steps(head, hide, first_parent=not request.all_parents):
         count += 1
+        if count == replay.ahead.follow_after:  # a long history: a helper parses what lies ahead
+            replay.ahead.follow(head, hide, not request.all_parents, history.folders, count)
         if step.side:
             replay.apply_side(step)
         else:

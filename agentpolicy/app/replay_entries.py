@@ -40,8 +40,8 @@ class ReviewLedger:
     def entry(self, path: str, blob: str) -> ReviewEntry | None:
         """The entry a blob holds, parsed once per blob for the whole walk."""
         if blob not in self._parsed:
-            parsed = self.ahead.take(blob) if self.ahead else NOT_PARSED
-            entry, _ = load_review(path, self.blob(blob), parsed)
+            ahead = self.ahead.take(blob) if self.ahead else None
+            entry, _ = load_review(path, self.blob(blob), ahead.data if ahead else NOT_PARSED)
             self._parsed[blob] = entry
         return self._parsed[blob]
 

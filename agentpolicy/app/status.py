@@ -9,6 +9,7 @@ from agentpolicy.app.reattest import review_every
 from agentpolicy.cache.parsed_ahead import ParsedAhead
 from agentpolicy.model.digest import agent_digest
 from agentpolicy.model.document import ERROR, Finding, LoadResult
+from agentpolicy.model.yamlload import NOT_PARSED
 from agentpolicy.results.status import GAP_LABELS, AgentStatus
 from agentpolicy.rules.config import CONFIG_PATH, Config, load_config
 from agentpolicy.rules.engine import check_loaded, load_agent
@@ -87,10 +88,14 @@ def _load_agents(repo: Repo, snapshot: Snapshot, config: Config) -> list[LoadRes
     ahead = ParsedAhead(repo.repo.path)
     try:
         ahead.submit(entry.key for _, entry in files if not entry.is_link)
-        return [
-            load_agent(path, snapshot.read(path), is_link=entry.is_link, parsed=ahead.take(entry.key))
-            for path, entry in files
-        ]
+        loaded = []
+        for path, entry in files:
+            parsed = ahead.take(entry.key)
+            raw = snapshot.read(path)
+            loaded.append(
+                load_agent(path, raw, is_link=entry.is_link, parsed=parsed.data if parsed else NOT_PARSED)
+            )
+        return loaded
     finally:
         ahead.close()
 

@@ -22,8 +22,9 @@ import contextlib
 import multiprocessing
 import pickle
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentpolicy.model.yamlload import NOT_PARSED
 
@@ -33,6 +34,18 @@ _DRAIN_EVERY = 0.005  # seconds between looks at the pipe while this process par
 # Wait for the helper's answer instead of parsing here (seconds; 0: never wait). Only the tests
 # set it, so that every file really goes through the helper and its answers are compared.
 WAIT_FOR_HELPER = 0.0
+FOLLOW_AFTER = 1000  # commits a walk makes on its own before a helper walks ahead of it
+_WALKED = "walked"  # the helper's last message after a walk
+_HELD = 1024  # results kept that were not asked for yet (a walk's helper runs ahead)
+
+
+class Parsed(NamedTuple):
+    """What the helper made of one blob: the fast path's data and, for a mapping that is not a
+    review entry, its governed content and digest (``model/digest``: functions of the data)."""
+
+    data: Any
+    governed: dict[str, Any] | None
+    digest: str | None
 
 
 class ParsedAhead:
@@ -41,12 +54,15 @@ class ParsedAhead:
     def __init__(self, git_dir: str, min_batch: int | None = None) -> None:
         self.git_dir = git_dir
         self.min_batch = MIN_BATCH if min_batch is None else min_batch
-        self._store: dict[str, bytes | None] = {}  # arrived: pickled data (None: the helper had none)
+        self.follow_after = FOLLOW_AFTER
+        self._store: OrderedDict[str, bytes | None] = OrderedDict()  # arrived, pickled (None: nothing)
         self._asked: set[str] = set()  # sent and not yet taken
         self._connection: Any = None
         self._process: Any = None
         self._failed = False
         self._next_drain = 0.0  # a look at the pipe is a system call: not for every file
+        self._following = False  # a helper walks the history ahead: any blob may arrive
+        self._walked = False  # and has sent everything it will
 
     def submit(self, blobs: Iterable[str]) -> None:
         """Have the helper parse these blobs (in the order this process is likely to need them)."""
@@ -60,19 +76,34 @@ class ParsedAhead:
             return
         self._asked.update(fresh)
 
-    def take(self, blob: str) -> Any:
-        """The fast path's data for ``blob`` if the helper has it (each result is taken once),
-        else ``NOT_PARSED``: the caller parses the file itself."""
-        if blob not in self._asked:
-            return NOT_PARSED
+    def follow(self, head: str, hide: str | None, first_parent: bool, folders: list[str], skip: int) -> None:
+        """Have the helper walk the history as the audit does (``History.steps``), past the
+        first ``skip`` commits, and parse every new blob under ``folders`` before it is reached."""
+        if not self._started():
+            return
+        try:
+            self._connection.send(("walk", head, hide, first_parent, folders, skip))
+        except (OSError, ValueError):
+            self._stop()
+            return
+        self._following = True
+
+    def take(self, blob: str) -> Parsed | None:
+        """What the helper made of ``blob`` if it has arrived (each result is taken once), else
+        None: the caller parses the file itself."""
+        if blob not in self._asked and not self._following:
+            return None
         if blob not in self._store and (WAIT_FOR_HELPER or time.monotonic() >= self._next_drain):
-            self._drain(WAIT_FOR_HELPER)
+            self._drain(blob, WAIT_FOR_HELPER)
             self._next_drain = time.monotonic() + _DRAIN_EVERY
         if blob not in self._store:
-            return NOT_PARSED
+            return None
         self._asked.discard(blob)
         packed = self._store.pop(blob)
-        return NOT_PARSED if packed is None else pickle.loads(packed)
+        if packed is None:
+            return None
+        parsed: Parsed = Parsed(*pickle.loads(packed))  # our own helper's bytes, over our own pipe
+        return parsed
 
     def close(self) -> None:
         self._store.clear()
@@ -97,15 +128,25 @@ class ParsedAhead:
         self._connection, self._process = here, process
         return True
 
-    def _drain(self, wait: float = 0.0) -> None:
-        """Take every chunk that has arrived (waiting ``wait`` seconds for the first)."""
+    def _drain(self, wanted: str, wait: float = 0.0) -> None:
+        """Take the chunks that have arrived, up to the one holding ``wanted`` (waiting ``wait``
+        seconds for each): the rest stay in the pipe, which stops a helper that runs far ahead,
+        so memory holds a few chunks, not the history."""
         connection = self._connection
         if connection is None:
             return
         try:
-            while connection.poll(wait):
-                self._store.update(connection.recv())
-                wait = 0.0
+            while wanted not in self._store and not (self._walked and wanted not in self._asked):
+                if not connection.poll(wait):
+                    break
+                chunk = connection.recv()
+                if chunk == _WALKED:
+                    self._walked = True
+                    continue
+                self._store.update(chunk)
+                if self._following:  # results of a walk nobody asks for (a cached blob) go first
+                    while len(self._store) > _HELD:
+                        self._store.popitem(last=False)
         except (EOFError, OSError, pickle.UnpicklingError):
             self._stop()
 
@@ -124,30 +165,80 @@ class ParsedAhead:
 
 
 def _helper(git_dir: str, connection: Any) -> None:  # pragma: no cover - runs in the helper process
-    """Parse each batch from its end, sending results in chunks as they are made."""
+    """Parse what is asked, sending results in chunks as they are made: a batch from its end,
+    a walk in its order."""
     from agentpolicy.git.objects import blob_data
     from agentpolicy.git.repo import open_git_dir
-    from agentpolicy.model.yamlload import fast_data
 
     repo = open_git_dir(git_dir)
+    outbox = _Outbox(connection)
     try:
         while True:
-            blobs = connection.recv()
-            if blobs is None:
+            request = connection.recv()
+            if request is None:
                 return
-            chunk: dict[str, bytes | None] = {}
-            for blob in reversed(blobs):
-                try:
-                    data = fast_data(blob_data(repo, blob))
-                except Exception:  # a damaged object: this process will say so when it reads it
-                    data = NOT_PARSED
-                chunk[blob] = None if data is NOT_PARSED else pickle.dumps(data, pickle.HIGHEST_PROTOCOL)
-                if len(chunk) >= _CHUNK:
-                    connection.send(chunk)
-                    chunk = {}
-            if chunk:
-                connection.send(chunk)
+            if isinstance(request, tuple):
+                _walk_ahead(git_dir, request, outbox)
+                continue
+            for blob in reversed(request):
+                outbox.add(blob, _parsed(lambda blob=blob: blob_data(repo, blob)))
+            outbox.flush()
     except (EOFError, OSError, KeyboardInterrupt):
         return
     finally:
         connection.close()
+
+
+def _walk_ahead(git_dir: str, request: tuple[Any, ...], outbox: _Outbox) -> None:  # pragma: no cover
+    from agentpolicy.git.history import History
+    from agentpolicy.git.repo import Repo
+
+    _, head, hide, first_parent, folders, skip = request
+    history = History(Repo(git_dir), folders)
+    seen: set[str] = set()
+    for number, step in enumerate(history.steps(head, hide, first_parent)):
+        if number < skip:
+            continue
+        for delta in step.deltas:
+            blob = delta.new_id
+            if blob and blob not in seen:
+                seen.add(blob)
+                outbox.add(blob, _parsed(lambda blob=blob: history.blob(blob)))
+    outbox.flush()
+    outbox.connection.send(_WALKED)
+
+
+def _parsed(read: Any) -> bytes | None:  # pragma: no cover - runs in the helper process
+    """A blob's `Parsed`, pickled; None when the fast path does not decide it."""
+    from agentpolicy.model.digest import digest_of, governed_content
+    from agentpolicy.model.yamlload import fast_data
+
+    try:
+        data = fast_data(read())
+    except Exception:  # a damaged object: the command says so when it reads it itself
+        return None
+    if data is NOT_PARSED:
+        return None
+    governed = digest = None
+    if isinstance(data, dict) and data.get("kind") != "Review":
+        governed = governed_content(data)
+        digest = digest_of(governed)
+    return pickle.dumps((data, governed, digest), pickle.HIGHEST_PROTOCOL)
+
+
+class _Outbox:  # pragma: no cover - runs in the helper process
+    """Results sent in chunks: one message per result would cost more than parsing it."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.chunk: dict[str, bytes | None] = {}
+
+    def add(self, blob: str, packed: bytes | None) -> None:
+        self.chunk[blob] = packed
+        if len(self.chunk) >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.chunk:
+            self.connection.send(self.chunk)
+            self.chunk = {}
