@@ -14,7 +14,8 @@ import fastjsonschema
 import yaml
 
 from agentpolicy import __version__
-from agentpolicy.cache.derived import _seal, code_digest, policy_key
+from agentpolicy.cache.derived import code_digest, policy_key
+from agentpolicy.cache.derived import seal as _seal
 from agentpolicy.model.digest import agent_digest, governed_content
 from agentpolicy.model.schemas import schema, schema_text
 from agentpolicy.rules.declarative import builtin_declarative_rules

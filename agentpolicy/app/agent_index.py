@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from agentpolicy.cache.derived import AgentDigestCache
+from agentpolicy.cache.agent_digests import AgentDigestCache
 from agentpolicy.cache.parsed_ahead import ParsedAhead
 from agentpolicy.files.globs import matches
 from agentpolicy.model.changes import AgentState
@@ -85,11 +85,12 @@ class AgentIndex:
             reasons = [f"{f.rule} {f.message}" for f in loaded.findings if f.severity == ERROR]
             return "; ".join(reasons) or "it defines no agent: `name` is missing or not a string"
         state = AgentState(name, loaded.document)
-        if ahead is not None and ahead.governed is not None and data is ahead.data:
+        helped = ahead is not None and ahead.governed is not None and data is ahead.data
+        if helped and ahead is not None:
             # the helper's digest of these very data (the same functions of the same values)
             state.__dict__["governed"], state.__dict__["digest"] = ahead.governed, ahead.digest
         if self.digests:
-            self.digests.put(blob, name, state.digest, state.data)
+            self.digests.put(blob, name, state.digest, state.data, ahead.stored if helped and ahead else None)
         return state
 
     def agents_in(

@@ -23,7 +23,7 @@ from agentpolicy.app.replay_approvals import Approvals
 from agentpolicy.app.replay_entries import ReviewLedger, is_review_path
 from agentpolicy.app.replay_events import FileProblems, change_event, entry_lost, trust_root_event
 from agentpolicy.app.replay_trust import ReplayTrust, signer_files, signers_touched
-from agentpolicy.cache.derived import AgentDigestCache
+from agentpolicy.cache.agent_digests import AgentDigestCache
 from agentpolicy.cache.parsed_ahead import ParsedAhead
 from agentpolicy.errors import AgentPolicyError
 from agentpolicy.git.history import CommitStep, FileDelta, History

@@ -28,7 +28,7 @@ from agentpolicy.cache.code_key import code_digest as code_digest  # re-exported
 from agentpolicy.model.document import Finding
 
 SCHEMA_VERSION = 4
-_CACHE_ERRORS: tuple[type[Exception], ...] = (
+CACHE_ERRORS: tuple[type[Exception], ...] = (
     KeyError,
     ValueError,
     TypeError,
@@ -38,14 +38,14 @@ _CACHE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def _failures() -> tuple[type[Exception], ...]:
+def failures() -> tuple[type[Exception], ...]:
     """Everything a damaged cache can raise while it is read or written (sqlite3 loads lazily)."""
     import sqlite3
 
-    return (OSError, sqlite3.Error, *_CACHE_ERRORS)
+    return (OSError, sqlite3.Error, *CACHE_ERRORS)
 
 
-def _seal(*values: str | bytes | None) -> str:
+def seal(*values: str | bytes | None) -> str:
     """A digest of a row's key and values: a row damaged anywhere no longer matches it.
     Each value is length-prefixed UTF-8 (None has its own mark), so no two rows share an
     encoding; cheap enough to check 10,000 rows in a hook (a JSON encoding of each was not)."""
@@ -60,7 +60,7 @@ def _seal(*values: str | bytes | None) -> str:
     return hasher.hexdigest()[:32]
 
 
-def _connect(git_dir: str, create: str) -> Any:
+def connect(git_dir: str, create: str) -> Any:
     """The cache database in the git directory, or None when it cannot be used right now."""
     import sqlite3
 
@@ -70,7 +70,7 @@ def _connect(git_dir: str, create: str) -> Any:
         connection = sqlite3.connect(os.path.join(folder, f"derived-v{SCHEMA_VERSION}.sqlite3"), timeout=0.5)
         connection.text_factory = bytes  # decoded here, where a bad byte is a miss, not an exception
         connection.execute(create)
-    except _failures():
+    except failures():
         return None
     return connection
 
@@ -78,7 +78,7 @@ def _connect(git_dir: str, create: str) -> Any:
 def _flush(connection: Any, insert: str, rows: list[Any]) -> None:
     """Write the new rows in one transaction; a locked or broken cache only loses them."""
 
-    with contextlib.suppress(*_failures()):
+    with contextlib.suppress(*failures()):
         if rows:
             with connection:
                 connection.executemany(insert, rows)
@@ -98,7 +98,7 @@ class DerivedCache:
 
     @classmethod
     def open(cls, git_dir: str, policy: str) -> DerivedCache | None:
-        connection = _connect(
+        connection = connect(
             git_dir,
             "CREATE TABLE IF NOT EXISTS results (policy TEXT, blob TEXT, name TEXT, findings TEXT, "
             "mentions TEXT, seal TEXT, PRIMARY KEY (policy, blob)) WITHOUT ROWID",
@@ -110,7 +110,7 @@ class DerivedCache:
                 "CREATE TABLE IF NOT EXISTS trees (policy TEXT, scope TEXT, tree TEXT, payload TEXT, "
                 "seal TEXT, written INTEGER, PRIMARY KEY (policy, scope, tree)) WITHOUT ROWID"
             )
-        except _failures():
+        except failures():
             _flush(connection, "", [])
             return None
         return cls(connection, policy)
@@ -137,18 +137,22 @@ class DerivedCache:
                     (self.policy,),
                 )
             for raw_blob, raw_name, raw_findings, raw_mentions, raw_seal in rows:
-                blob = _text(raw_blob)
+                blob = cell_text(raw_blob)
                 if blob not in wanted:
                     continue
-                name, findings, mentions = _text(raw_name), _text(raw_findings), _text(raw_mentions)
-                if mentions not in ("0", "1") or _text(raw_seal) != _seal(
+                name, findings, mentions = (
+                    cell_text(raw_name),
+                    cell_text(raw_findings),
+                    cell_text(raw_mentions),
+                )
+                if mentions not in ("0", "1") or cell_text(raw_seal) != seal(
                     self.policy, blob, name, findings, mentions
                 ):
                     continue
                 decoded = decode_verdict(name, findings)
                 if decoded is not None:
                     found[blob] = (*decoded, mentions == "1")
-        except _failures():
+        except failures():
             return {}
         return found
 
@@ -156,7 +160,7 @@ class DerivedCache:
         payload = encode_findings(findings)
         flag = "1" if mentions else "0"
         self.pending.append(
-            (self.policy, blob, name, payload, flag, _seal(self.policy, blob, name, payload, flag))
+            (self.policy, blob, name, payload, flag, seal(self.policy, blob, name, payload, flag))
         )
 
     def get_tree(self, scope: str, tree: str | None = None) -> tuple[str, str] | None:
@@ -169,12 +173,12 @@ class DerivedCache:
             else:
                 raw = self.connection.execute(f"{query} AND tree = ?", (self.policy, scope, tree))
             row = raw.fetchone()
-        except _failures():
+        except failures():
             return None
         if row is None:
             return None
-        found, payload, seal = (_text(value) for value in row)
-        if found is None or payload is None or seal != _seal(self.policy, scope, found, payload):
+        found, payload, sealed = (cell_text(value) for value in row)
+        if found is None or payload is None or sealed != seal(self.policy, scope, found, payload):
             return None
         return found, payload
 
@@ -182,8 +186,8 @@ class DerivedCache:
         """Store a tree's row now (one transaction), keeping the newest ``KEEP_TREES`` of the scope."""
         import time
 
-        row = (self.policy, scope, tree, payload, _seal(self.policy, scope, tree, payload), time.time_ns())
-        with contextlib.suppress(*_failures()), self.connection:
+        row = (self.policy, scope, tree, payload, seal(self.policy, scope, tree, payload), time.time_ns())
+        with contextlib.suppress(*failures()), self.connection:
             self.connection.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?, ?, ?)", row)
             self.connection.execute(
                 "DELETE FROM trees WHERE scope = ? AND tree NOT IN "
@@ -202,94 +206,7 @@ def encode_findings(findings: list[Finding]) -> str | None:
     return json.dumps([[f.line, f.column, f.rule, f.severity, f.message, f.hint] for f in findings])
 
 
-class AgentDigestCache:
-    """For the audit: blob id -> (agent name, digest, the file's data), so a history that was
-    walked once is not parsed again. The whole data, not only the governed fields: packs'
-    approval policies match on any field. Same safety rules as DerivedCache.
-
-    Rows are read one blob at a time (a primary-key lookup) and new rows written every
-    ``FLUSH_EVERY``, so memory does not grow with the length of the history walked."""
-
-    FLUSH_EVERY = 1000
-
-    def __init__(self, connection: Any, key: str) -> None:
-        self.connection = connection
-        self.key = key
-        self.broken = False
-        self.pending: dict[str, tuple[str, str, str, str, str, str]] = {}
-
-    @classmethod
-    def open(cls, git_dir: str) -> AgentDigestCache | None:
-        connection = _connect(
-            git_dir,
-            "CREATE TABLE IF NOT EXISTS agents (tool TEXT, blob TEXT, name TEXT, digest TEXT, "
-            "governed TEXT, seal TEXT, PRIMARY KEY (tool, blob)) WITHOUT ROWID",
-        )
-        return cls(connection, f"{code_digest()}/digest-v2") if connection else None
-
-    def _row(self, blob: str) -> tuple[str, str, str] | None:
-        """The sealed row of a blob, or None (a miss: absent, damaged, or the cache is off)."""
-        pending = self.pending.get(blob)
-        if pending is not None:
-            return pending[2], pending[3], pending[4]
-        if self.broken:
-            return None
-        try:
-            raw = self.connection.execute(
-                "SELECT name, digest, governed, seal FROM agents WHERE tool = ? AND blob = ?",
-                (self.key, blob),
-            ).fetchone()
-        except _failures():
-            self.broken = True
-            return None
-        if raw is None:
-            return None
-        name, digest, governed, seal = (_text(value) for value in raw)
-        if None in (name, digest, governed) or seal != _seal(self.key, blob, name, digest, governed):
-            return None
-        return str(name), str(digest), str(governed)
-
-    def get(self, blob: str) -> tuple[str, str, dict[str, Any]] | None:
-        row = self._row(blob)
-        if row is None:
-            return None
-        try:
-            governed = json.loads(row[2])
-        except _CACHE_ERRORS:
-            return None
-        if not (isinstance(row[0], str) and isinstance(row[1], str) and isinstance(governed, dict)):
-            return None
-        return row[0], row[1], governed
-
-    def put(self, blob: str, name: str, digest: str, data: dict[str, Any]) -> None:
-        try:
-            text = json.dumps(data, sort_keys=True)
-        except (TypeError, ValueError):
-            return  # not plain JSON: it would not read back the same, so it is not cached
-        if json.loads(text) != data:
-            return
-        self.pending[blob] = (self.key, blob, name, digest, text, _seal(self.key, blob, name, digest, text))
-        if len(self.pending) >= self.FLUSH_EVERY:
-            self._write()
-
-    def _write(self) -> None:
-        """Write the pending rows in one transaction; a locked or broken cache only loses them."""
-        rows, self.pending = list(self.pending.values()), {}
-        if self.broken:
-            return
-        try:
-            with self.connection:
-                self.connection.executemany("INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?, ?)", rows)
-        except _failures():
-            self.broken = True
-
-    def close(self) -> None:
-        self._write()
-        with contextlib.suppress(*_failures()):
-            self.connection.close()
-
-
-def _text(value: Any) -> str | None:
+def cell_text(value: Any) -> str | None:
     """A cell as text; anything else (a number, invalid UTF-8) is None, so the row is a miss."""
     if isinstance(value, bytes):
         try:
@@ -309,7 +226,7 @@ def decode_verdict(name: Any, payload: Any) -> tuple[str | None, list[Finding]] 
             Finding("", int(line), int(column), str(rule), str(severity), str(message), str(hint), name or "")
             for line, column, rule, severity, message, hint in json.loads(payload)
         ]
-    except _failures():
+    except failures():
         return None
     return name, findings
 

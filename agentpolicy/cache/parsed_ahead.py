@@ -41,11 +41,13 @@ _HELD = 1024  # results kept that were not asked for yet (a walk's helper runs a
 
 class Parsed(NamedTuple):
     """What the helper made of one blob: the fast path's data and, for a mapping that is not a
-    review entry, its governed content and digest (``model/digest``: functions of the data)."""
+    review entry, its governed content and digest (``model/digest``: functions of the data)
+    and the text the audit's digest cache stores for it."""
 
     data: Any
     governed: dict[str, Any] | None
     digest: str | None
+    stored: str | None = None  # the data as the digest cache stores them (``storable_text``)
 
 
 class ParsedAhead:
@@ -210,6 +212,7 @@ def _walk_ahead(git_dir: str, request: tuple[Any, ...], outbox: _Outbox) -> None
 
 def _parsed(read: Any) -> bytes | None:  # pragma: no cover - runs in the helper process
     """A blob's `Parsed`, pickled; None when the fast path does not decide it."""
+    from agentpolicy.cache.agent_digests import storable_text
     from agentpolicy.model.digest import digest_of, governed_content
     from agentpolicy.model.yamlload import fast_data
 
@@ -219,11 +222,12 @@ def _parsed(read: Any) -> bytes | None:  # pragma: no cover - runs in the helper
         return None
     if data is NOT_PARSED:
         return None
-    governed = digest = None
+    governed = digest = stored = None
     if isinstance(data, dict) and data.get("kind") != "Review":
         governed = governed_content(data)
         digest = digest_of(governed)
-    return pickle.dumps((data, governed, digest), pickle.HIGHEST_PROTOCOL)
+        stored = storable_text(data)
+    return pickle.dumps((data, governed, digest, stored), pickle.HIGHEST_PROTOCOL)
 
 
 class _Outbox:  # pragma: no cover - runs in the helper process
