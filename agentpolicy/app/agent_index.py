@@ -21,7 +21,7 @@ from agentpolicy.cache.agent_digests import AgentDigestCache
 from agentpolicy.cache.parsed_ahead import ParsedAhead
 from agentpolicy.files.globs import matches
 from agentpolicy.model.changes import AgentState
-from agentpolicy.model.document import ERROR, Document
+from agentpolicy.model.document import ERROR, Document, LoadResult
 from agentpolicy.model.yamlload import NOT_PARSED
 from agentpolicy.rules.engine import load_agent
 
@@ -44,6 +44,7 @@ class AgentIndex:
         self.names: dict[str, list[str]] = {}  # agent name -> the files defining it, in path order
         self.unreadable: dict[str, str] = {}  # selected file -> why it defines no agent
         self.blobs: dict[str, str] = {}  # agent file -> the blob its state was read from
+        self.loaded: dict[str, LoadResult] = {}  # blob -> its file as the caller loaded it (once)
         self._parsed_blobs: OrderedDict[str, AgentState | str] = OrderedDict()
 
     def state(self, path: str, blob: str) -> AgentState | None:
@@ -77,8 +78,12 @@ class AgentIndex:
             state = AgentState(cached_name, Document(path, cached_data))
             state.__dict__["digest"] = digest  # a cached_property, filled from the cache
             return state
-        ahead = self.ahead.take(blob) if self.ahead else None
-        loaded = load_agent(path, self.read_blob(blob), parsed=ahead.data if ahead else NOT_PARSED)
+        known = self.loaded.pop(blob, None)
+        if known is not None and known.document is not None and known.document.path == path:
+            loaded, ahead = known, None  # the same blob, loaded at the same path by the caller
+        else:
+            ahead = self.ahead.take(blob) if self.ahead else None
+            loaded = load_agent(path, self.read_blob(blob), parsed=ahead.data if ahead else NOT_PARSED)
         data = loaded.document.data if loaded.document else None
         name = data.get("name") if isinstance(data, dict) else None
         if not (isinstance(name, str) and name and loaded.document):

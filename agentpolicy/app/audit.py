@@ -16,6 +16,7 @@ from agentpolicy.app.replay import Replay
 from agentpolicy.errors import AgentPolicyError
 from agentpolicy.files.globs import static_prefix
 from agentpolicy.git.history import History
+from agentpolicy.model.document import LoadResult
 from agentpolicy.results.audit import AuditEvent, AuditNote, AuditResult, ReviewerRecord
 from agentpolicy.rules.config import CONFIG_PATH, Config, load_config
 
@@ -35,10 +36,14 @@ class AuditRequest:
     as_of: dt.datetime | None = None  # walk only to the commit that stood then; judge deadlines then
 
 
-def run_audit(request: AuditRequest, *, events: str = "all") -> AuditResult:
+def run_audit(
+    request: AuditRequest, *, events: str = "all", loaded: dict[str, LoadResult] | None = None
+) -> AuditResult:
     """The audit of ``request``. ``events``: ``"all"`` keeps every event in a list,
     ``"spool"`` writes each to a temporary file once final (flat memory: the reports read
-    them back one at a time), ``"latest"`` keeps only each agent's newest (what status reads)."""
+    them back one at a time), ``"latest"`` keeps only each agent's newest (what status reads).
+    ``loaded``: agent files the caller already loaded, by blob id (status loads every agent
+    file of the revision it audits; a blob is not parsed twice)."""
     from agentpolicy.git.repo import Repo
 
     repo = Repo(request.start)
@@ -64,16 +69,23 @@ def run_audit(request: AuditRequest, *, events: str = "all") -> AuditResult:
         else EventSink()
     )
     try:
-        return _walk(request, repo, history, head, hide, sink)
+        return _walk(request, repo, history, head, hide, sink, loaded or {})
     except BaseException:
         sink.discard()  # a failed walk leaves no spool behind
         raise
 
 
 def _walk(
-    request: AuditRequest, repo: Any, history: History, head: str, hide: str | None, sink: EventSink
+    request: AuditRequest,
+    repo: Any,
+    history: History,
+    head: str,
+    hide: str | None,
+    sink: EventSink,
+    loaded: dict[str, LoadResult],
 ) -> AuditResult:
     replay = Replay(history, sink)
+    replay.index.loaded = loaded
     try:
         count = _replayed(request, repo, history, head, hide, replay)
     finally:

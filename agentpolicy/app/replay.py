@@ -136,7 +136,10 @@ class Replay:
                 )
             )
         if len(step.deltas) >= self.ahead.min_batch:
-            self.ahead.submit(_in_likely_order(step.deltas, self.config))
+            known = self.index.loaded
+            self.ahead.submit(
+                blob for blob in _in_likely_order(step.deltas, self.config) if blob not in known
+            )
         before_config, before_agents, existed = self.config, self.agents, self.exists
         before_files = signer_files(before_config, self.files)  # the before side's, before they change
         self.ledger.start_commit()

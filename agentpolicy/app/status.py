@@ -11,11 +11,11 @@ from agentpolicy.model.digest import agent_digest
 from agentpolicy.model.document import ERROR, Finding, LoadResult
 from agentpolicy.model.yamlload import NOT_PARSED
 from agentpolicy.results.status import GAP_LABELS, AgentStatus
-from agentpolicy.rules.config import CONFIG_PATH, Config, load_config
+from agentpolicy.rules.config import CONFIG_PATH, load_config
 from agentpolicy.rules.engine import check_loaded, load_agent
 
 if TYPE_CHECKING:
-    from agentpolicy.files.snapshot import Snapshot
+    from agentpolicy.files.snapshot import FileEntry, Snapshot
     from agentpolicy.git.repo import Repo
     from agentpolicy.results.audit import AuditEvent, AuditResult
 
@@ -44,9 +44,15 @@ def run_status(
     today = (as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
     snapshot = repo.revision_snapshot(commit, rev)
     config = load_config(snapshot.read(CONFIG_PATH)).with_packs(snapshot)
-    loaded = _load_agents(repo, snapshot, config)
+    files = sorted(snapshot.files(config.agents).items())
+    loaded = _load_agents(repo, snapshot, files)
     findings = check_loaded(loaded, config)
-    verdicts = (audit or run_audit(AuditRequest(rev=commit, start=start), events="latest")).latest or {}
+    if audit is None:
+        by_blob = {
+            entry.key: result for (_, entry), result in zip(files, loaded, strict=True) if not entry.is_link
+        }
+        audit = run_audit(AuditRequest(rev=commit, start=start), events="latest", loaded=by_blob)
+    verdicts = audit.latest or {}
     by_path: dict[str, list[Finding]] = {}
     for finding in findings:
         by_path.setdefault(finding.path, []).append(finding)
@@ -82,9 +88,8 @@ def run_status(
     return sorted(board, key=lambda status: status.name)
 
 
-def _load_agents(repo: Repo, snapshot: Snapshot, config: Config) -> list[LoadResult]:
+def _load_agents(repo: Repo, snapshot: Snapshot, files: list[tuple[str, FileEntry]]) -> list[LoadResult]:
     """Every agent file of the snapshot, loaded; a big tree is parsed on both cores."""
-    files = sorted(snapshot.files(config.agents).items())
     ahead = ParsedAhead(repo.repo.path)
     try:
         ahead.submit(entry.key for _, entry in files if not entry.is_link)

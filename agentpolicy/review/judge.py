@@ -25,6 +25,7 @@ How each refusal is worded lives in `judge_findings`; every decision stays here.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -113,7 +114,13 @@ class Floor:
     """
 
     time: dt.datetime | None = None
-    seen: frozenset[bytes] = frozenset()
+    at_time: tuple[ReviewEntry, ...] = ()  # the entries signed at ``time``
+
+    @functools.cached_property
+    def seen(self) -> frozenset[bytes]:
+        """The signed bytes of the entries at ``time``: worked out only when an entry signed in
+        that same second asks (each costs a canonical JSON encoding)."""
+        return frozenset(entry.payload() for entry in self.at_time)
 
     def admits(self, entry: ReviewEntry) -> bool:
         when = signed_time(entry)
@@ -121,7 +128,9 @@ class Floor:
             return False
         if self.time is None or when > self.time:
             return True
-        return when == self.time and entry.payload() not in self.seen
+        if when != self.time or any(entry is held for held in self.at_time):
+            return False  # older, or one of the very entries that set the floor
+        return entry.payload() not in self.seen
 
 
 def approval_floor(
@@ -144,7 +153,7 @@ def approval_floor(
     if not held:
         return Floor()
     latest = max(time for time, _ in held)
-    return Floor(latest, frozenset(entry.payload() for time, entry in held if time == latest))
+    return Floor(latest, tuple(entry for time, entry in held if time == latest))
 
 
 def judge(
