@@ -36,7 +36,7 @@ _DRAIN_EVERY = 0.005  # seconds between looks at the pipe while this process par
 WAIT_FOR_HELPER = 0.0
 FOLLOW_AFTER = 1000  # commits a walk makes on its own before a helper walks ahead of it
 _WALKED = "walked"  # the helper's last message after a walk
-_HELD = 1024  # results kept that were not asked for yet (a walk's helper runs ahead)
+_HELD = 256  # results kept that were not asked for yet (a walk's helper runs ahead)
 
 
 class Parsed(NamedTuple):
