@@ -65,6 +65,21 @@ def wide(repo: GitRepo) -> GitRepo:
     return repo
 
 
+def _helper_forced(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every file waits for the helper's answer; the list records, per file, whether it came."""
+    taken: list[bool] = []
+    original = ParsedAhead.take
+
+    def counted(self: ParsedAhead, blob: str) -> Any:
+        answer = original(self, blob)
+        taken.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(parsed_ahead, "WAIT_FOR_HELPER", 30.0)
+    monkeypatch.setattr(ParsedAhead, "take", counted)
+    return taken
+
+
 def _everything(repo: GitRepo) -> tuple[str, list[Any]]:
     """The audit and status, each from an empty derived cache (so every file is parsed)."""
     shutil.rmtree(repo.path / ".git" / "agentpolicy", ignore_errors=True)
@@ -78,17 +93,9 @@ def test_a_wide_commit_reads_the_same_with_the_helper_as_without(
     wide: GitRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = _everything(wide)
-    taken: list[bool] = []
-    original = ParsedAhead.take
-
-    def counted(self: ParsedAhead, blob: str) -> Any:
-        answer = original(self, blob)
-        taken.append(answer is not None)
-        return answer
+    taken = _helper_forced(monkeypatch)
 
     monkeypatch.setattr(parsed_ahead, "MIN_BATCH", 1)
-    monkeypatch.setattr(parsed_ahead, "WAIT_FOR_HELPER", 30.0)
-    monkeypatch.setattr(ParsedAhead, "take", counted)
     helped = _everything(wide)
     # the entries twice (the audit, and status's own), the agents at least once: all asked, and
     # the helper answered most (not the hostile files, which this process refuses itself)
@@ -168,17 +175,9 @@ def test_a_long_history_reads_the_same_with_a_helper_walking_ahead(
             (repo.path / "agents" / "agent-2.yaml").rename(repo.path / "agents" / "moved.yaml")
         repo.commit(f"change {number}", author=f"Author {number % 3} <a{number % 3}@example.com>")
     alone = _everything(repo)
-    taken: list[bool] = []
-    original = ParsedAhead.take
-
-    def counted(self: ParsedAhead, blob: str) -> Any:
-        answer = original(self, blob)
-        taken.append(answer is not None)
-        return answer
+    taken = _helper_forced(monkeypatch)
 
     monkeypatch.setattr(parsed_ahead, "FOLLOW_AFTER", 3)
-    monkeypatch.setattr(parsed_ahead, "WAIT_FOR_HELPER", 30.0)
-    monkeypatch.setattr(ParsedAhead, "take", counted)
     assert _everything(repo) == alone
     assert sum(taken) >= 10, taken  # the helper answered files the walk reached after commit 3
     assert not multiprocessing.active_children()

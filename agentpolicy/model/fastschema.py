@@ -65,8 +65,8 @@ _IDENTITY_SLOTS = 256
 # takes it as an integer, and compares items by their text for uniqueness (2.0 and 2 differ).
 # Everywhere else (enum, const, minimum...) both compare numbers by value.
 _WHOLE_FLOAT_KEYWORDS = ('"integer"', '"uniqueItems"', '"multipleOf"')
-_by_identity: dict[int, tuple[Any, Callable[[Any], bool] | None]] = {}
-_whole_floats: dict[int, tuple[Any, bool]] = {}
+_by_identity: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, its fast check)
+_whole_floats: dict[int, tuple[Any, Any]] = {}  # id(data) -> (data, holds a whole float)
 
 
 def eligible(schema: Any, top: bool = True) -> bool:
@@ -105,14 +105,20 @@ def fast_validator(schema: Any) -> Callable[[Any], bool] | None:
 
     Kept per schema object as well as per schema text: a rule asks with the same object for
     every document, and encoding it to find the compiled check cost more than the check."""
-    known = _by_identity.get(id(schema))
-    if known is not None and known[0] is schema:
-        return known[1]
-    checker = _fast_validator(schema)
-    if len(_by_identity) >= _IDENTITY_SLOTS:
-        _by_identity.clear()
-    _by_identity[id(schema)] = (schema, checker)  # the schema held: its id is not reused
+    checker: Callable[[Any], bool] | None = _per_object(_by_identity, schema, _fast_validator)
     return checker
+
+
+def _per_object(table: dict[int, tuple[Any, Any]], thing: Any, work: Callable[[Any], Any]) -> Any:
+    """``work(thing)``, remembered for this very object (held, so its id is not reused)."""
+    known = table.get(id(thing))
+    if known is not None and known[0] is thing:
+        return known[1]
+    answer = work(thing)
+    if len(table) >= _IDENTITY_SLOTS:
+        table.clear()
+    table[id(thing)] = (thing, answer)
+    return answer
 
 
 def _fast_validator(schema: Any) -> Callable[[Any], bool] | None:
@@ -145,14 +151,7 @@ def _has_whole_float_memo(data: Any) -> bool:
     document, and the walk over a 10,000-agent tree was most of a check's time."""
     if not isinstance(data, (dict, list)):
         return _has_whole_float(data)
-    known = _whole_floats.get(id(data))
-    if known is not None and known[0] is data:
-        return known[1]
-    answer = _has_whole_float(data)
-    if len(_whole_floats) >= _IDENTITY_SLOTS:
-        _whole_floats.clear()
-    _whole_floats[id(data)] = (data, answer)  # the data held: its id is not reused
-    return answer
+    return bool(_per_object(_whole_floats, data, _has_whole_float))
 
 
 def _has_whole_float(data: Any) -> bool:
