@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import make_repo
-from timing import compare, load_note, run_once, table
+from timing import SPREADS, compare, load_note, run_once, spread_report, table
 
 AGENTPOLICY = str(Path(sys.executable).with_name("agentpolicy"))
 
@@ -35,6 +35,8 @@ def cold_runs(agentpolicy: str, repo: Path, runs: int) -> dict[str, tuple[float,
             seconds, peak = run_once(command, str(repo))
             times[name].append(seconds)
             peaks[name] = max(peaks[name], peak)
+    for name, values in times.items():
+        SPREADS[f"{name} (cold runs)"] = (min(values), max(values), len(values))
     return {name: (statistics.median(values), peaks[name]) for name, values in times.items()}
 
 
@@ -79,6 +81,7 @@ def main() -> None:
             load_note(),
         )
         print(table(rows))
+        print(spread_report())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

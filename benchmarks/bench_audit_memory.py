@@ -52,6 +52,12 @@ def main() -> None:
                 rows.append((f"audit, {commits:,} commits, {cache}", seconds, peaks[commits], note))
         print(f"{args.agents} agents, median peak of {args.runs} runs; {load_note()}")
         print(table(rows))
+        print("run-to-run spread of the peaks (lowest - highest):")
+        for (commits, cache), runs in figures.items():
+            low, high = min(p for _, p in runs), max(p for _, p in runs)
+            print(
+                f"  audit, {commits:,} commits, {cache:<12} {low:.1f} - {high:.1f} MB over {len(runs)} runs"
+            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import agent_text
-from timing import compare, compare_in, load_note, table
+from timing import compare, compare_in, load_note, spread_report, table
 
 AGENTPOLICY = str(Path(sys.executable).with_name("agentpolicy"))
 
@@ -113,6 +113,7 @@ def main() -> None:
                 rows.append((name, seconds, peak, "target < 0.100 s" if "agentpolicy" in name else ""))
         print(f"median of {args.runs} alternating runs; {load_note()}")
         print(table(rows))
+        print(spread_report())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

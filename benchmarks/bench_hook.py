@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_check import AGENTPOLICY, make_flat_repo
-from timing import compare, table
+from timing import compare, spread_report, table
 
 
 def main() -> None:
@@ -40,6 +40,7 @@ def main() -> None:
         rows = [(name, seconds, peak, f"{seconds / base:.2f}x") for name, (seconds, peak) in result.items()]
         print(f"median of {args.runs} alternating runs, 1,000 agents, one staged change")
         print(table(rows))
+        print(spread_report())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import agent_text
-from timing import compare, run_once, table
+from timing import compare, run_once, spread_report, table
 
 from agentpolicy.app.approve import dump_entry
 from agentpolicy.model.digest import agent_digest
@@ -138,6 +138,7 @@ def main() -> None:
             f"files; median of {args.runs} alternating runs; target: evidence < 30 s on 2 cores"
         )
         print(table(rows))
+        print(spread_report())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -48,7 +48,22 @@ def compare_in(
             seconds, peak = run_once(command, cwd)
             times[name].append(seconds)
             peaks[name] = max(peaks[name], peak)
+    for name, values in times.items():
+        SPREADS[name] = (min(values), max(values), len(values))
     return {name: (statistics.median(values), peaks[name]) for name, values in times.items()}
+
+
+SPREADS: dict[str, tuple[float, float, int]] = {}  # command name -> (fastest, slowest, runs)
+
+
+def spread_report() -> str:
+    """The run-to-run spread of every command timed so far: read a ratio against it."""
+    lines = ["run-to-run spread (fastest - slowest of the timed runs):"]
+    lines += [
+        f"  {name:<44} {low:.3f} - {high:.3f} s over {count} runs ({(high - low) / low * 100:.0f}%)"
+        for name, (low, high, count) in SPREADS.items()
+    ]
+    return "\n".join(lines)
 
 
 def table(rows: list[tuple[str, float, float, str]]) -> str:
