@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import pickle
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from agentpolicy.model.yamlload import NOT_PARSED
@@ -120,9 +121,10 @@ class ParsedAhead:
             context: Any = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
             here, there = context.Pipe()
             process = context.Process(target=_helper, args=(self.git_dir, there), daemon=True)
-            process.start()
+            with _outside_the_work_tree():
+                process.start()
             there.close()
-        except (OSError, ValueError, RuntimeError):
+        except (OSError, ValueError, RuntimeError, EOFError):  # EOFError: a forkserver that died
             self._failed = True
             return False
         self._connection, self._process = here, process
@@ -162,6 +164,20 @@ class ParsedAhead:
             process.join(timeout=5)
             with contextlib.suppress(ValueError):
                 process.close()
+
+
+@contextlib.contextmanager
+def _outside_the_work_tree() -> Iterator[None]:
+    """Start processes from the standard library's folder: multiprocessing starts its servers
+    with `python -c`, which puts the current folder first on the import path, and the current
+    folder is the repository's work tree, where anyone with commit access can put a
+    `multiprocessing.py`. From there, the first folder on the path is the standard library itself."""
+    here = os.getcwd()
+    os.chdir(os.path.dirname(contextlib.__file__))
+    try:
+        yield
+    finally:
+        os.chdir(here)
 
 
 def _helper(git_dir: str, connection: Any) -> None:  # pragma: no cover - runs in the helper process
