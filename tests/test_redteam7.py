@@ -8,6 +8,7 @@ sits in the working tree where `audit`, `status` and the hook run.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.helpers import AGENTPOLICY, GitRepo, agent_yaml
@@ -39,3 +40,66 @@ def test_attack_a_module_in_the_work_tree_is_not_run_by_the_helper_process(
         )
         assert done.returncode in (0, 1), done.stderr
         assert not ran.exists(), ran.read_text()
+
+
+def _long_history(repo: GitRepo, commits: int = 1010) -> None:
+    """More first-parent commits than ``FOLLOW_AFTER`` (1,000), made by git fast-import."""
+    stream = ["reset refs/heads/main\n"]
+    for number in range(commits):
+        agent = f"name: a{number % 7}\nowner: o{number}\n"
+        files = f"M 100644 inline agents/a{number % 7}.yaml\ndata {len(agent)}\n{agent}\n"
+        if number == 0:
+            config = "require_signatures: false\n"
+            files += f"M 100644 inline .agentpolicy.yaml\ndata {len(config)}\n{config}\n"
+        message = f"change {number}"
+        stream.append(
+            f"commit refs/heads/main\ncommitter Dev <dev@example.com> {1_600_000_000 + 60 * number} +0000\n"
+            f"data {len(message)}\n{message}\n{files}"
+        )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo.path,
+        env=repo.env,
+        input="".join(stream),
+        text=True,
+        check=True,
+    )
+    repo.git("checkout", "-q", "-f", "main")
+
+
+_COUNT_HELPER_ANSWERS = """
+from agentpolicy.cache import parsed_ahead
+from agentpolicy.app.audit import AuditRequest, run_audit
+
+parsed_ahead.WAIT_FOR_HELPER = 30.0
+original, answered = parsed_ahead.ParsedAhead.take, []
+
+def take(self, blob):
+    answer = original(self, blob)
+    answered.append(answer is not None)
+    return answer
+
+parsed_ahead.ParsedAhead.take = take
+result = run_audit(AuditRequest(start="."))
+print(sum(answered), len(result.events))
+"""
+
+
+def test_a_hook_s_relative_git_dir_does_not_send_the_helper_to_another_folder(repo: GitRepo) -> None:
+    """Hooks may run with GIT_DIR=.git; the helper that walks a long history ahead is started
+    from another folder (above), so it must open the repository it is given, not $GIT_DIR."""
+    _long_history(repo)
+    env = {**repo.env, "GIT_DIR": ".git", "GIT_WORK_TREE": "."}
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", _COUNT_HELPER_ANSWERS],
+        cwd=repo.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    answered, events = map(int, done.stdout.split())
+    assert events == 1010
+    assert answered >= 5, done.stderr  # the commits after the first 1,000 came from the helper
+    assert not done.stderr

@@ -186,6 +186,10 @@ def _helper(git_dir: str, connection: Any) -> None:  # pragma: no cover - runs i
     from agentpolicy.git.objects import blob_data
     from agentpolicy.git.repo import open_git_dir
 
+    # ``git_dir`` is the repository, absolute. A hook's GIT_DIR and GIT_WORK_TREE (relative to a
+    # folder this process is not in) would send `Repo` elsewhere.
+    for variable in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        os.environ.pop(variable, None)
     repo = open_git_dir(git_dir)
     outbox = _Outbox(connection)
     try:
