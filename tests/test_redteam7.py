@@ -103,3 +103,47 @@ def test_a_hook_s_relative_git_dir_does_not_send_the_helper_to_another_folder(re
     assert events == 1010
     assert answered >= 5, done.stderr  # the commits after the first 1,000 came from the helper
     assert not done.stderr
+
+
+def _huge_commits(repo: GitRepo, commits: int, agents: int) -> None:
+    """``commits`` commits that each add or change every one of ``agents`` agent files."""
+    padding = "description: " + "x" * 600 + "\n"
+    stream = ["reset refs/heads/main\n"]
+    for number in range(commits):
+        files = ""
+        if number == 0:
+            config = "require_signatures: false\n"
+            files += f"M 100644 inline .agentpolicy.yaml\ndata {len(config)}\n{config}\n"
+        for agent in range(agents):
+            text = f"name: a{agent}\nowner: o{number}\n{padding}"
+            files += f"M 100644 inline agents/a{agent}.yaml\ndata {len(text)}\n{text}\n"
+        message = f"all agents, round {number}"
+        stream.append(
+            f"commit refs/heads/main\ncommitter Dev <dev@example.com> {1_600_000_000 + 60 * number} +0000\n"
+            f"data {len(message)}\n{message}\n{files}"
+        )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo.path,
+        env=repo.env,
+        input="".join(stream),
+        text=True,
+        check=True,
+    )
+    repo.git("checkout", "-q", "-f", "main")
+
+
+def test_attack_two_huge_commits_in_a_row_do_not_hang_the_audit(repo: GitRepo) -> None:
+    """Each huge commit sends its blobs to the helper; the helper, held back by results the
+    audit had no use for, stopped reading, and the audit waited to send the second batch: a hang."""
+    _huge_commits(repo, commits=3, agents=8000)
+    done = subprocess.run(
+        [AGENTPOLICY, "audit", "--format", "json"],
+        cwd=repo.path,
+        env=repo.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"commits_walked": 3' in done.stdout

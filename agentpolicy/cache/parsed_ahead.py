@@ -22,6 +22,8 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import queue
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -192,9 +194,11 @@ def _helper(git_dir: str, connection: Any) -> None:  # pragma: no cover - runs i
         os.environ.pop(variable, None)
     repo = open_git_dir(git_dir)
     outbox = _Outbox(connection)
+    requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    threading.Thread(target=_receive, args=(connection, requests), daemon=True).start()
     try:
         while True:
-            request = connection.recv()
+            request = requests.get()
             if request is None:
                 return
             if isinstance(request, tuple):
@@ -207,6 +211,17 @@ def _helper(git_dir: str, connection: Any) -> None:  # pragma: no cover - runs i
         return
     finally:
         connection.close()
+
+
+def _receive(connection: Any, requests: queue.SimpleQueue[Any]) -> None:  # pragma: no cover - helper
+    """Take every request as it comes, in a thread of its own. The helper is held back while
+    its results wait in the pipe unread, and a command that sent the next big batch then would
+    wait for the helper to read it: each waiting for the other, forever (two huge commits)."""
+    try:
+        while True:
+            requests.put(connection.recv())
+    except (EOFError, OSError, pickle.UnpicklingError):
+        requests.put(None)
 
 
 def _walk_ahead(git_dir: str, request: tuple[Any, ...], outbox: _Outbox) -> None:  # pragma: no cover
