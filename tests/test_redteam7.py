@@ -331,3 +331,32 @@ def test_attack_a_damaged_code_digest_record_neither_hangs_nor_changes_the_hook(
     _plant(records[0], form)
     assert hook() == expected
     assert hook() == expected
+
+
+def test_a_plain_git_commit_uses_the_stored_tree_row_and_still_refuses(repo: GitRepo) -> None:
+    """git runs the hook with GIT_INDEX_FILE naming the repository's own index (`.git/index`):
+    that is the index, not a temporary one, so the tree row serves the real hook too, and the
+    refusal of an unreviewed change stands."""
+    import sqlite3
+
+    _base(repo)
+    shutil.rmtree(repo.path / ".git" / "agentpolicy")
+    hook = repo.path / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\nexec {AGENTPOLICY} check --staged\n")
+    hook.chmod(0o755)
+    repo.write("agents/a0.yaml", agent_yaml(name="a0", version="2.0.0"))
+    repo.stage()
+    refused = subprocess.run(["git", "commit", "-q", "-m", "unreviewed"], cwd=repo.path, env=repo.env)
+    assert refused.returncode == 1
+    database = next((repo.path / ".git" / "agentpolicy").glob("derived-v*.sqlite3"))
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM trees").fetchone() == (1,)
+    connection.close()
+    refused = subprocess.run(["git", "commit", "-q", "-m", "unreviewed"], cwd=repo.path, env=repo.env)
+    assert refused.returncode == 1  # warm
+    repo.git("reset", "-q", "--hard")
+    repo.write("notes.txt", "harmless\n")
+    repo.stage()
+    assert (
+        subprocess.run(["git", "commit", "-q", "-m", "harmless"], cwd=repo.path, env=repo.env).returncode == 0
+    )
