@@ -16,9 +16,11 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import sys
 from typing import Any
 
+_RECORD_LIMIT = 4096  # bytes: a record is about 160
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # agentpolicy/, not cache/
 
 
@@ -106,8 +108,12 @@ def _remembered(fingerprint: str) -> str | None:
     if not fingerprint or path is None:
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            record: Any = json.load(handle)
+        # Not blocking, and only a small regular file: a FIFO or a device left at this path would
+        # hang every hook, a huge file would fill the memory.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            record: Any = json.loads(handle.read(_RECORD_LIMIT))
     except (OSError, ValueError, UnicodeError, RecursionError):
         return None
     if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:

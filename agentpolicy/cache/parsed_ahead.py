@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import pickle
+import queue
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from agentpolicy.model.yamlload import NOT_PARSED
@@ -122,9 +125,10 @@ class ParsedAhead:
             context: Any = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
             here, there = context.Pipe()
             process = context.Process(target=_helper, args=(self.git_dir, there), daemon=True)
-            process.start()
+            with _outside_the_work_tree():
+                process.start()
             there.close()
-        except (OSError, ValueError, RuntimeError):
+        except (OSError, ValueError, RuntimeError, EOFError):  # EOFError: a forkserver that died
             self._failed = True
             return False
         self._connection, self._process = here, process
@@ -166,17 +170,37 @@ class ParsedAhead:
                 process.close()
 
 
+@contextlib.contextmanager
+def _outside_the_work_tree() -> Iterator[None]:
+    """Start processes from the standard library's folder: multiprocessing starts its servers
+    with `python -c`, which puts the current folder first on the import path, and the current
+    folder is the repository's work tree, where anyone with commit access can put a
+    `multiprocessing.py`. From there, the first folder on the path is the standard library itself."""
+    here = os.getcwd()
+    os.chdir(os.path.dirname(contextlib.__file__))
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
 def _helper(git_dir: str, connection: Any) -> None:  # pragma: no cover - runs in the helper process
     """Parse what is asked, sending results in chunks as they are made: a batch from its end,
     a walk in its order."""
     from agentpolicy.git.objects import blob_data
     from agentpolicy.git.repo import open_git_dir
 
+    # ``git_dir`` is the repository, absolute. A hook's GIT_DIR and GIT_WORK_TREE (relative to a
+    # folder this process is not in) would send `Repo` elsewhere.
+    for variable in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        os.environ.pop(variable, None)
     repo = open_git_dir(git_dir)
     outbox = _Outbox(connection)
+    requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    threading.Thread(target=_receive, args=(connection, requests), daemon=True).start()
     try:
         while True:
-            request = connection.recv()
+            request = requests.get()
             if request is None:
                 return
             if isinstance(request, tuple):
@@ -189,6 +213,17 @@ def _helper(git_dir: str, connection: Any) -> None:  # pragma: no cover - runs i
         return
     finally:
         connection.close()
+
+
+def _receive(connection: Any, requests: queue.SimpleQueue[Any]) -> None:  # pragma: no cover - helper
+    """Take every request as it comes, in a thread of its own. The helper is held back while
+    its results wait in the pipe unread, and a command that sent the next big batch then would
+    wait for the helper to read it: each waiting for the other, forever (two huge commits)."""
+    try:
+        while True:
+            requests.put(connection.recv())
+    except (EOFError, OSError, pickle.UnpicklingError):
+        requests.put(None)
 
 
 def _walk_ahead(git_dir: str, request: tuple[Any, ...], outbox: _Outbox) -> None:  # pragma: no cover

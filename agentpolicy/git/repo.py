@@ -105,6 +105,8 @@ class Repo:
         """The index; ``head`` (HEAD's snapshot, if the caller has one) is shared, not re-read."""
         self.require_workdir()
         index_file = os.environ.get("GIT_INDEX_FILE")
+        if index_file and _same_file(index_file, os.path.join(self.repo.path, "index")):
+            index_file = None  # a plain `git commit` names the repository's own index
         if index_file:
             index = self._pygit2.Index(os.path.abspath(index_file))
         else:
@@ -264,3 +266,10 @@ def _open_hint(message: str, git_dir: str | None, start: str) -> str:
         "the repository belongs to another user (git's safe.directory protection); if you trust it, "
         f"run: git config --global --add safe.directory {shlex.quote(folder)}"
     )
+
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except (OSError, ValueError):
+        return False
