@@ -21,6 +21,8 @@ def conflict_line(raw: bytes) -> int | None:
     """The line of the first `<<<<<<<` when ``raw`` holds a whole set of conflict markers
     (`<<<<<<<`, `=======`, `>>>>>>>` at line starts), else None. YAML would reject the file
     with a puzzling syntax error; the person needs to hear that a merge is unfinished."""
+    if b"<<<<<<<" not in raw:  # the common case, found without a scan per marker
+        return None
     found = [marker.search(raw) for marker in _MARKERS]
     if not all(found):
         return None

@@ -155,12 +155,18 @@ def _has_whole_float_memo(data: Any) -> bool:
 
 
 def _has_whole_float(data: Any) -> bool:
-    if isinstance(data, float):
-        return data.is_integer()
-    if isinstance(data, dict):
-        return any(_has_whole_float(value) for value in data.values())
-    if isinstance(data, list):
-        return any(_has_whole_float(item) for item in data)
+    """Whether a float with an integer value (2.0) sits anywhere in ``data`` (a loop, not a
+    recursion of generators: it runs once per document in every check)."""
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            if item.is_integer():
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 
