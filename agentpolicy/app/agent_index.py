@@ -45,6 +45,7 @@ class AgentIndex:
         self.unreadable: dict[str, str] = {}  # selected file -> why it defines no agent
         self.blobs: dict[str, str] = {}  # agent file -> the blob its state was read from
         self.loaded: dict[str, LoadResult] = {}  # blob -> its file as the caller loaded it (once)
+        self.loaded_digests: dict[str, str] = {}  # blob -> digest, for the caller's loaded files
         self._parsed_blobs: OrderedDict[str, AgentState | str] = OrderedDict()
 
     def state(self, path: str, blob: str) -> AgentState | None:
@@ -96,6 +97,8 @@ class AgentIndex:
             state.__dict__["governed"], state.__dict__["digest"] = ahead.governed, ahead.digest
         if self.digests:
             self.digests.put(blob, name, state.digest, state.data, ahead.stored if helped and ahead else None)
+        if known is not None:
+            self.loaded_digests[blob] = state.digest
         return state
 
     def agents_in(

@@ -37,13 +37,18 @@ class AuditRequest:
 
 
 def run_audit(
-    request: AuditRequest, *, events: str = "all", loaded: dict[str, LoadResult] | None = None
+    request: AuditRequest,
+    *,
+    events: str = "all",
+    loaded: dict[str, LoadResult] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> AuditResult:
     """The audit of ``request``. ``events``: ``"all"`` keeps every event in a list,
     ``"spool"`` writes each to a temporary file once final (flat memory: the reports read
     them back one at a time), ``"latest"`` keeps only each agent's newest (what status reads).
     ``loaded``: agent files the caller already loaded, by blob id (status loads every agent
-    file of the revision it audits; a blob is not parsed twice)."""
+    file of the revision it audits; a blob is not parsed twice); ``digests`` is then given
+    the digest the audit worked out for each of them, by blob id."""
     from agentpolicy.git.repo import Repo
 
     repo = Repo(request.start)
@@ -69,7 +74,9 @@ def run_audit(
         else EventSink()
     )
     try:
-        return _walk(request, repo, history, head, hide, sink, loaded or {})
+        return _walk(
+            request, repo, history, head, hide, sink, (loaded or {}, {} if digests is None else digests)
+        )
     except BaseException:
         sink.discard()  # a failed walk leaves no spool behind
         raise
@@ -82,10 +89,10 @@ def _walk(
     head: str,
     hide: str | None,
     sink: EventSink,
-    loaded: dict[str, LoadResult],
+    preloaded: tuple[dict[str, LoadResult], dict[str, str]],
 ) -> AuditResult:
     replay = Replay(history, sink)
-    replay.index.loaded = loaded
+    replay.index.loaded, replay.index.loaded_digests = preloaded
     try:
         count = _replayed(request, repo, history, head, hide, replay)
     finally:

@@ -47,17 +47,20 @@ def run_status(
     files = sorted(snapshot.files(config.agents).items())
     loaded = _load_agents(repo, snapshot, files)
     findings = check_loaded(loaded, config)
+    digests: dict[str, str] = {}  # blob -> digest, as the audit worked them out for these files
     if audit is None:
         by_blob = {
             entry.key: result for (_, entry), result in zip(files, loaded, strict=True) if not entry.is_link
         }
-        audit = run_audit(AuditRequest(rev=commit, start=start), events="latest", loaded=by_blob)
+        audit = run_audit(
+            AuditRequest(rev=commit, start=start), events="latest", loaded=by_blob, digests=digests
+        )
     verdicts = audit.latest or {}
     by_path: dict[str, list[Finding]] = {}
     for finding in findings:
         by_path.setdefault(finding.path, []).append(finding)
     board = []
-    for result in loaded:
+    for (_, entry), result in zip(files, loaded, strict=True):
         document = result.document
         if document is None or not isinstance(document.data, dict) or not document.data.get("name"):
             board.append(_unreadable_row(result, by_path))
@@ -66,7 +69,11 @@ def run_status(
         name = str(data.get("name", "?"))
         own = by_path.get(document.path, [])
         event = verdicts.get(name)
-        approved = event is not None and event.approved and event.digest == agent_digest(data)
+        approved = (
+            event is not None
+            and event.approved
+            and event.digest == (digests.get(entry.key) or agent_digest(data))
+        )
         owner = data.get("owner")
         status = AgentStatus(
             name=name,
