@@ -181,3 +181,29 @@ def test_a_long_history_reads_the_same_with_a_helper_walking_ahead(
     assert _everything(repo) == alone
     assert sum(taken) >= 10, taken  # the helper answered files the walk reached after commit 3
     assert not multiprocessing.active_children()
+
+
+def test_inventory_workers_start_no_helper_of_their_own(
+    wide: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inventory's workers already use every core: one YAML helper each would only add
+    processes. Their set-up turns helpers off, and the results do not change."""
+    from agentpolicy.inventory.scan import worker_setup
+
+    alone = _everything(wide)
+    monkeypatch.setattr(parsed_ahead, "HELPERS_ALLOWED", True)  # restored after the test
+    monkeypatch.setattr(parsed_ahead, "MIN_BATCH", 1)
+    monkeypatch.setenv("GIT_DIR", str(wide.path / ".git"))  # worker_setup drops git's variables
+    worker_setup()
+    assert parsed_ahead.HELPERS_ALLOWED is False
+    started: list[bool] = []
+    original = ParsedAhead._started
+
+    def spied(self: ParsedAhead) -> bool:
+        started.append(original(self))
+        return started[-1]
+
+    monkeypatch.setattr(ParsedAhead, "_started", spied)
+    assert _everything(wide) == alone
+    assert started and not any(started)
+    assert not multiprocessing.active_children()

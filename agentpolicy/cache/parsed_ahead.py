@@ -37,6 +37,9 @@ _DRAIN_EVERY = 0.005  # seconds between looks at the pipe while this process par
 # Wait for the helper's answer instead of parsing here (seconds; 0: never wait). Only the tests
 # set it, so that every file really goes through the helper and its answers are compared.
 WAIT_FOR_HELPER = 0.0
+# False in processes that are themselves one of several workers (the inventory's): their
+# siblings already use every core, and a helper each would only add processes.
+HELPERS_ALLOWED = True
 FOLLOW_AFTER = 1000  # commits a walk makes on its own before a helper walks ahead of it
 _WALKED = "walked"  # the helper's last message after a walk
 _HELD = 256  # results kept that were not asked for yet (a walk's helper runs ahead)
@@ -118,7 +121,7 @@ class ParsedAhead:
     def _started(self) -> bool:
         if self._connection is not None:
             return True
-        if self._failed:
+        if self._failed or not HELPERS_ALLOWED:
             return False
         try:
             methods = multiprocessing.get_all_start_methods()

@@ -44,9 +44,13 @@ class RepositoryUnreadable(Exception):
 
 def worker_setup() -> None:
     """Each worker reads only the repository it is given: git's variables from a hook that
-    launched the run (GIT_DIR and friends, which `Repo` honours) must not redirect it."""
+    launched the run (GIT_DIR and friends, which `Repo` honours) must not redirect it. The
+    workers already use every core: none starts a YAML helper process of its own."""
+    from agentpolicy.cache import parsed_ahead
+
     for name in _GIT_VARIABLES:
         os.environ.pop(name, None)
+    parsed_ahead.HELPERS_ALLOWED = False
 
 
 def scan_repository(job: ScanJob) -> RepositoryScan:
