@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
+
+import yaml
 
 from tests.helpers import AGENTPOLICY, GitRepo, clean_env, run
 
@@ -48,6 +51,27 @@ def test_demo_keep_prints_the_path_and_keeps_the_repo(tmp_path: Path) -> None:
     kept = next(p for p in tmp_path.iterdir() if p.name.startswith("agentpolicy-demo-")) / "repo"
     assert str(kept) in done.out
     assert (kept / "agents" / "billing-cycle.yaml").exists()
+
+
+def test_the_demos_hook_never_imports_a_module_from_the_work_tree(tmp_path: Path) -> None:
+    """The kept demo's hook runs this installation with -P: a `yaml.py` committed at the work
+    tree's root (where plain `python -m` would look first) is never imported."""
+    env = clean_env(tmp_path, TMPDIR=str(tmp_path))
+    assert run([AGENTPOLICY, "demo", "--keep"], tmp_path, env).code == 0
+    kept = next(p for p in tmp_path.iterdir() if p.name.startswith("agentpolicy-demo-")) / "repo"
+    planted = tmp_path / "planted"
+    (kept / "yaml.py").write_text(f"open({str(planted)!r}, 'w').close()\n", encoding="utf-8")
+    config = kept / ".pre-commit-config.yaml"
+    hook = kept / ".git" / "hooks" / "pre-commit"
+    command = (
+        yaml.safe_load(config.read_text())["repos"][0]["hooks"][0]["entry"]
+        if config.exists()
+        else hook.read_text().splitlines()[1].removeprefix("exec ")
+    )
+    assert " -P -m agentpolicy check --staged" in command
+    done = run([*shlex.split(command)], kept, env)
+    assert done.code in (0, 1), done.text
+    assert not planted.exists()
 
 
 def test_init_on_an_empty_repo_creates_everything_and_the_result_checks(repo: GitRepo) -> None:

@@ -8,7 +8,9 @@ never prints.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -134,9 +136,12 @@ class DemoRepo:
 
 def _hook(demo: DemoRepo) -> str:
     """A local pre-commit hook that calls this very installation: no network needed."""
+    # -P: the work tree, where anyone with commit access can put a module named like one of
+    # ours, is not put first on the import path (as plain `python -m` does).
+    command = f"{shlex.quote(sys.executable)} -P -m agentpolicy check --staged"
     if importlib.util.find_spec("pre_commit") is None:
         hook = demo.repo / ".git" / "hooks" / "pre-commit"
-        hook.write_text(f"#!/bin/sh\nexec {sys.executable} -m agentpolicy check --staged\n")
+        hook.write_text(f"#!/bin/sh\nexec {command}\n")
         hook.chmod(0o755)
         return "a plain git hook (pre-commit is not installed here)"
     demo.write(
@@ -147,7 +152,7 @@ repos:
     hooks:
       - id: agentpolicy
         name: agentpolicy
-        entry: {sys.executable} -m agentpolicy check --staged
+        entry: {json.dumps(command)}
         language: system
         pass_filenames: false
         always_run: true
