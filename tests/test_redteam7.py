@@ -22,6 +22,27 @@ from tests.helpers import AGENTPOLICY, GitRepo, agent_yaml
 # -- 1. the helper process ----------------------------------------------------------------------
 
 
+def _commit(number: int, message: str, files: str) -> str:
+    """One `git fast-import` commit on main, a minute after the one before."""
+    return (
+        f"commit refs/heads/main\ncommitter Dev <dev@example.com> {1_600_000_000 + 60 * number} +0000\n"
+        f"data {len(message)}\n{message}\n{files}"
+    )
+
+
+def _fast_import(repo: GitRepo, stream: list[str]) -> None:
+    """Write the commits with `git fast-import` and check main out."""
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo.path,
+        env=repo.env,
+        input="".join(stream),
+        text=True,
+        check=True,
+    )
+    repo.git("checkout", "-q", "-f", "main")
+
+
 def _wide_tree(repo: GitRepo, count: int = 2100) -> None:
     """Enough agent files for one batch to go to the helper process (``MIN_BATCH``: 2,000)."""
     repo.write(".agentpolicy.yaml", "require_signatures: false\n")
@@ -58,19 +79,8 @@ def _long_history(repo: GitRepo, commits: int = 1010) -> None:
             config = "require_signatures: false\n"
             files += f"M 100644 inline .agentpolicy.yaml\ndata {len(config)}\n{config}\n"
         message = f"change {number}"
-        stream.append(
-            f"commit refs/heads/main\ncommitter Dev <dev@example.com> {1_600_000_000 + 60 * number} +0000\n"
-            f"data {len(message)}\n{message}\n{files}"
-        )
-    subprocess.run(
-        ["git", "fast-import", "--quiet"],
-        cwd=repo.path,
-        env=repo.env,
-        input="".join(stream),
-        text=True,
-        check=True,
-    )
-    repo.git("checkout", "-q", "-f", "main")
+        stream.append(_commit(number, message, files))
+    _fast_import(repo, stream)
 
 
 _COUNT_HELPER_ANSWERS = """
@@ -124,19 +134,8 @@ def _huge_commits(repo: GitRepo, commits: int, agents: int) -> None:
             text = f"name: a{agent}\nowner: o{number}\n{padding}"
             files += f"M 100644 inline agents/a{agent}.yaml\ndata {len(text)}\n{text}\n"
         message = f"all agents, round {number}"
-        stream.append(
-            f"commit refs/heads/main\ncommitter Dev <dev@example.com> {1_600_000_000 + 60 * number} +0000\n"
-            f"data {len(message)}\n{message}\n{files}"
-        )
-    subprocess.run(
-        ["git", "fast-import", "--quiet"],
-        cwd=repo.path,
-        env=repo.env,
-        input="".join(stream),
-        text=True,
-        check=True,
-    )
-    repo.git("checkout", "-q", "-f", "main")
+        stream.append(_commit(number, message, files))
+    _fast_import(repo, stream)
 
 
 def test_attack_two_huge_commits_in_a_row_do_not_hang_the_audit(repo: GitRepo) -> None:
