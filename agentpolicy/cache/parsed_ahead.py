@@ -1,19 +1,24 @@
 """YAML parsed ahead of need by a second process, for the big batches a command meets.
 
-Why: one commit that adds 10,000 agents and 20,000 review entries, or `status`
-over 10,000 agent files, spends about half its time in PyYAML's C composer, one
-file after another, while the machine's other core sits idle. When a batch is
-big enough to pay for a process (``MIN_BATCH`` blobs; one costs about 0.1 s to
-start and stop), the blob ids go to a helper process that reads and parses them
-from the end of the list while this
-process works from its start; each file this process reaches takes the helper's
-result if it has arrived, and parses the file itself otherwise. It never waits.
+Why: one commit that adds 10,000 agents and 20,000 review entries, `status` over
+10,000 agent files, or the first audit of a long history, spends much of its time in
+PyYAML's C composer, one file after another, while the machine's other core sits
+idle. Two ways to use that core:
 
-What crosses over is only the fast path's plain data for a blob id (a content
-hash: the helper reads the same object this process would), pickled, so every
-check that comes after parsing (size limit, encoding, schema, rules) still runs
-here on the same bytes, and the verdicts cannot differ. A helper that cannot
-start, dies or lags only costs the time it would have saved.
+- a batch (``submit``, ``MIN_BATCH`` blobs or more: a process costs about 0.1 s to
+  start and stop): the helper parses the blobs from the end of the list while this
+  process works from its start;
+- a walk (``follow``, after ``FOLLOW_AFTER`` commits): the helper walks the rest of
+  the history as the audit does and parses each new blob before the audit reaches
+  it; its pipe holds it back when it runs far ahead, so memory stays flat.
+
+Each file this process reaches takes the helper's result if it has arrived, and is
+parsed here otherwise: this process never waits. What crosses over is only the fast
+path's plain data for a blob id (a content hash: the helper reads the same object
+this process would) and, for an agent, values that are functions of those data,
+pickled; every check that comes after parsing (size limit, encoding, schema, rules)
+still runs here on the same bytes, so the verdicts cannot differ. A helper that
+cannot start, dies or lags only costs the time it would have saved.
 """
 
 from __future__ import annotations
