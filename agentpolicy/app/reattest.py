@@ -78,11 +78,11 @@ def review_due_findings(repo: Any, rev: str, config: Config, changing: set[str],
     since the answer needs the audit's replay; agents this check changes are left out, as
     their change brings a new approval anyway.
     """
+    if not repo.has_head or not _opted_in(repo, rev, config):
+        return []  # the hook's usual case: nothing of status (or its audit) is imported
     from agentpolicy.app.status import run_status
     from agentpolicy.model.document import WARNING, Finding
 
-    if not repo.has_head or not _opted_in(repo, rev, config):
-        return []
     found = []
     for status in run_status(start, rev):
         if not status.review_overdue or status.name in changing:

@@ -6,29 +6,47 @@ depends on a source checkout; files are parsed once per process.
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 from functools import cache
-from importlib.resources import files
-from importlib.resources.abc import Traversable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 PACK_PACKAGE = "agentpolicy.policies"
 
 
 def builtin_pack() -> Traversable:
+    from importlib.resources import files
+
     return files(PACK_PACKAGE)
 
 
 @cache
 def schema(name: str) -> dict[str, Any]:
     """A JSON Schema of the built-in pack by file stem: agent, config, review, rule."""
-    text = (builtin_pack() / "schemas" / f"{name}.schema.json").read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = json.loads(schema_text(name))
     return loaded
 
 
 def schema_text(name: str) -> str:
+    """The schema file's text. Read straight from the installed package's folder when it has
+    one (importing importlib.resources was a tenth of the hook's own start-up); through
+    importlib.resources otherwise (a zipped install)."""
+    folder = _pack_folder()
+    if folder is not None:
+        with open(os.path.join(folder, "schemas", f"{name}.schema.json"), encoding="utf-8") as handle:
+            return handle.read()
     return (builtin_pack() / "schemas" / f"{name}.schema.json").read_text("utf-8")
+
+
+@cache
+def _pack_folder() -> str | None:
+    location = getattr(importlib.import_module(PACK_PACKAGE), "__file__", None)
+    folder = os.path.dirname(location) if location else None
+    return folder if folder and os.path.isdir(os.path.join(folder, "schemas")) else None
 
 
 def exported_schema_text(name: str) -> str:
