@@ -113,3 +113,19 @@ def test_a_waiver_beyond_the_horizon_is_a_configuration_error_naming_it(repo: Gi
     assert "more than max_waiver_days (180)" in done.err
     repo.write(".agentpolicy.yaml", waiver + "max_waiver_days: 500\n")
     assert repo.ap("check", "agents").code == 0
+
+
+def test_an_escaped_review_every_key_still_makes_check_warn(repo: GitRepo, keys: dict[str, Key]) -> None:
+    """`"review_\\x65very"` is the key `review_every` to YAML but not to a byte search: the
+    check's shortcut (no opt-in, no history walk) must not skip the overdue warning for it."""
+    agent = BILLING.replace(
+        "  approvals_required: 1\n", '  approvals_required: 1\n  "review_\\x65very": 30d\n'
+    )
+    _approved_long_ago(repo, keys, config="require_signatures: true\n", agent=agent)
+    assert _status(repo)["review_every"] == "30d"
+    repo.write("README.md", "unrelated\n")
+    repo.stage()
+    for _ in range(2):  # with no stored tree result, then with the one the first run stored
+        code, found = check_findings(repo, "--staged")
+        assert code == 0
+        assert "AP212" in {f["rule"] for f in found}, found

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 MENTIONS = b"review_every"  # in a blob's bytes: someone may have opted in to re-attestation
 
 
+def may_opt_in(raw: bytes | None) -> bool:
+    """Whether a file might set `review_every`, judged from its bytes without parsing it: it
+    names the key, or it holds a backslash (a double-quoted YAML key can spell the name with
+    escapes, `"review_\\x65very"`, which a byte search would miss)."""
+    data = raw or b""
+    return MENTIONS in data or b"\\" in data
+
+
 @dataclass
 class AgentFiles:
     paths: list[str]  # every agent file of the after side
@@ -83,7 +91,7 @@ def policy_verdicts(
         verdict = judge_file(loaded[path], config)
         verdicts.append(verdict)
         if cache is not None and not entry.is_link and entry.key not in cached:
-            cache.put(entry.key, verdict.name, verdict.findings, MENTIONS in (raw or b""))
+            cache.put(entry.key, verdict.name, verdict.findings, may_opt_in(raw))
     return verdicts, loaded
 
 

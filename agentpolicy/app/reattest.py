@@ -107,6 +107,7 @@ def review_due_findings(repo: Any, rev: str, config: Config, changing: set[str],
 def _opted_in(repo: Any, rev: str, config: Config) -> bool:
     if config.review_every is not None:
         return True
+    from agentpolicy.app.file_verdicts import may_opt_in
     from agentpolicy.app.tree_verdicts import opted_in
 
     snapshot = repo.revision_snapshot(repo.resolve(rev), rev)
@@ -115,4 +116,4 @@ def _opted_in(repo: Any, rev: str, config: Config) -> bool:
     stored = opted_in(snapshot, config, repo.repo.path)
     if stored is not None:
         return stored
-    return any(b"review_every" in (snapshot.read(path) or b"") for path in snapshot.files(config.agents))
+    return any(may_opt_in(snapshot.read(path)) for path in snapshot.files(config.agents))

@@ -20,7 +20,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from agentpolicy.app.file_verdicts import MENTIONS, AgentFiles, open_cache, policy_verdicts
+from agentpolicy.app.file_verdicts import AgentFiles, may_opt_in, open_cache, policy_verdicts
 from agentpolicy.cache.derived import DerivedCache, decode_verdict, encode_findings
 from agentpolicy.errors import GitError
 from agentpolicy.files.filenames import could_hold_matches
@@ -149,7 +149,7 @@ def _derive(
         if hit is None:
             raw = tree.read(path)
             verdict = judge_file(load_agent(path, raw), config)
-            hit = (verdict.name, verdict.findings, MENTIONS in (raw or b""))
+            hit = (verdict.name, verdict.findings, may_opt_in(raw))
             cache.put(blob, *hit)
             cached[blob] = hit
         files[path] = (hit[0], encode_findings(hit[1]), MENTIONS_FLAG if hit[2] else 0)
